@@ -71,6 +71,8 @@ def configure(level: str | None = None, fmt: str | None = None) -> None:
     root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
 
 
-def event(logger: logging.Logger, message: str, level: int = logging.INFO, **fields: Any) -> None:
+def event(
+    logger: logging.Logger, message: str, *, level: int = logging.INFO, **fields: Any
+) -> None:
     """Log ``message`` with structured ``fields``."""
     logger.log(level, message, extra={"fields": fields})

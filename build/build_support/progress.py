@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from build_support.logs import event
 
@@ -37,7 +38,7 @@ class Progress:
             self._report("progress")
 
     def _report(self, phase: str) -> None:
-        fields: dict[str, object] = {
+        fields: dict[str, Any] = {
             "step": self.name,
             "done": round(self.done, 3),
             "unit": self.unit,
@@ -66,7 +67,7 @@ def step(
         event(
             logger,
             f"{name}: failed",
-            logging.ERROR,
+            level=logging.ERROR,
             step=name,
             elapsed_s=round(time.monotonic() - progress._started, 2),
         )
