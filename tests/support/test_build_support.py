@@ -1,0 +1,91 @@
+"""Tests of the pieces every build tool shares: atomic writes, structured logs, progress."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from build_support import atomic, logs, progress
+
+
+def test_write_json_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "pin.json"
+    atomic.write_json(target, {"b": 1, "a": [1, 2]})
+    atomic.write_json(target, {"image_uri": "x"})
+    assert json.loads(target.read_text()) == {"image_uri": "x"}
+    assert target.read_text().endswith("\n")
+    assert [p.name for p in target.parent.iterdir()] == ["pin.json"]
+
+
+def test_staged_directory_appears_only_on_success(tmp_path: Path) -> None:
+    destination = tmp_path / "artefact"
+    with atomic.staged_directory(destination) as staging:
+        (staging / "model.onnx").write_bytes(b"onnx")
+        assert not destination.exists()
+    assert (destination / "model.onnx").read_bytes() == b"onnx"
+    assert [p.name for p in tmp_path.iterdir()] == ["artefact"]
+
+
+def test_staged_directory_failure_leaves_nothing(tmp_path: Path) -> None:
+    destination = tmp_path / "artefact"
+    with pytest.raises(RuntimeError, match="boom"), atomic.staged_directory(destination) as staging:
+        (staging / "half.onnx").write_bytes(b"half")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_staged_directory_refuses_existing_destination(tmp_path: Path) -> None:
+    destination = tmp_path / "artefact"
+    destination.mkdir()
+    (destination / "keep.txt").write_text("old")
+    with (
+        pytest.raises(FileExistsError, match="already exists; choose another output path"),
+        atomic.staged_directory(destination),
+    ):
+        pass
+    assert (destination / "keep.txt").read_text() == "old"
+
+
+def test_json_logs_carry_structured_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure(level="INFO", fmt="json")
+    logs.event(logging.getLogger("demo"), "layer uploaded", digest="sha256:ab", size_bytes=12)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    record = json.loads(line)
+    assert record["event"] == "layer uploaded"
+    assert record["logger"] == "demo"
+    assert record["level"] == "info"
+    assert record["digest"] == "sha256:ab"
+    assert record["size_bytes"] == 12
+
+
+def test_text_logs_are_key_value(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure(level="INFO", fmt="text")
+    logs.event(logging.getLogger("demo"), "export", path="a b")
+    assert 'export  path="a b"' in capsys.readouterr().err
+
+
+def test_progress_reports_start_done_and_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure(level="INFO", fmt="json")
+    logger = logging.getLogger("demo")
+    with progress.step(logger, "upload", total=4, unit="bytes", interval_s=0.0) as bar:
+        bar.advance(2)
+        bar.advance(2)
+    with pytest.raises(ValueError), progress.step(logger, "quantize"):
+        raise ValueError("bad")
+    records = [json.loads(x) for x in capsys.readouterr().err.strip().splitlines()]
+    events = [r["event"] for r in records]
+    assert events == [
+        "upload: started",
+        "upload: progress",
+        "upload: progress",
+        "upload: done",
+        "quantize: started",
+        "quantize: failed",
+    ]
+    done = records[3]
+    assert done["percent"] == 100.0
+    assert done["done"] == 4
+    assert records[-1]["level"] == "error"
