@@ -1,0 +1,20 @@
+# dev: small, no provisioned concurrency (cold starts are acceptable), function URL
+# behind IAM for manual tests, a small budget as a safety net.
+aws_region          = "eu-west-1"
+environment         = "dev"
+name                = "ml-inference-dev"
+ecr_repository_name = "ml-inference/dev"
+architecture        = "arm64"
+
+memory_size        = 1769 # one full vCPU
+timeout            = 30
+log_retention_days = 7
+
+enable_provisioned_concurrency = false
+enable_function_url            = true
+
+enable_budget = true
+budget = {
+  monthly_usd         = 20
+  notification_emails = []
+}

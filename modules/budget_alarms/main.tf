@@ -1,0 +1,207 @@
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  account_id     = data.aws_caller_identity.current.account_id
+  alarms_enabled = var.function_name != null
+  alias_resource = "${coalesce(var.function_name, "none")}:${var.alias_name}"
+
+  notifications = concat(
+    [for t in var.actual_thresholds_percent : { type = "ACTUAL", threshold = t }],
+    [for t in var.forecast_thresholds_percent : { type = "FORECASTED", threshold = t }],
+  )
+}
+
+resource "aws_sns_topic" "alerts" {
+  #checkov:skip=CKV_AWS_26:Encryption needs a customer managed key whose policy admits Budgets and CloudWatch (sns_kms_key_id); the AWS managed SNS key does not, so it cannot be the default.
+  name              = "${var.name}-alerts"
+  kms_master_key_id = var.sns_kms_key_id
+  tags              = var.tags
+}
+
+# Budgets and CloudWatch alarms publish as services; limit both to this account.
+data "aws_iam_policy_document" "alerts" {
+  statement {
+    sid       = "AllowBudgetsPublish"
+    effect    = "Allow"
+    actions   = ["SNS:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["budgets.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:budgets::${local.account_id}:*"]
+    }
+  }
+
+  statement {
+    sid       = "AllowCloudWatchAlarmsPublish"
+    effect    = "Allow"
+    actions   = ["SNS:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.alerts.json
+}
+
+resource "aws_budgets_budget" "cost" {
+  count = var.create_budget ? 1 : 0
+
+  name         = "${var.name}-monthly"
+  budget_type  = "COST"
+  limit_amount = format("%.2f", var.monthly_budget_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  dynamic "cost_filter" {
+    for_each = var.cost_filter_tag == null ? [] : [var.cost_filter_tag]
+    content {
+      name   = "TagKeyValue"
+      values = [format("user:%s$%s", cost_filter.value.key, cost_filter.value.value)]
+    }
+  }
+
+  dynamic "cost_filter" {
+    for_each = var.cost_filter_tag == null ? [1] : []
+    content {
+      name   = "Service"
+      values = var.cost_filter_services
+    }
+  }
+
+  dynamic "notification" {
+    for_each = local.notifications
+    content {
+      comparison_operator        = "GREATER_THAN"
+      threshold                  = notification.value.threshold
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.type
+      subscriber_email_addresses = var.notification_emails
+      subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_sns_topic_policy.alerts]
+}
+
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  count = local.alarms_enabled ? 1 : 0
+
+  alarm_name          = "${var.name}-errors"
+  alarm_description   = "Invocation errors of ${coalesce(var.function_name, "-")} above ${var.errors_threshold} per ${var.alarm_period_seconds}s."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = var.function_name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.errors_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  count = local.alarms_enabled ? 1 : 0
+
+  alarm_name          = "${var.name}-throttles"
+  alarm_description   = "Throttled invocations of ${coalesce(var.function_name, "-")}: concurrency limit reached."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = var.function_name }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.throttles_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "duration_p99" {
+  count = local.alarms_enabled ? 1 : 0
+
+  alarm_name          = "${var.name}-duration-p99"
+  alarm_description   = "p99 duration of ${coalesce(var.function_name, "-")} above ${var.duration_alarm_ratio * 100}% of its ${var.function_timeout_seconds}s timeout."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = var.function_name }
+  extended_statistic  = "p99"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = floor(var.function_timeout_seconds * 1000 * var.duration_alarm_ratio)
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "pc_spillover" {
+  count = local.alarms_enabled && var.provisioned_concurrency_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-pc-spillover"
+  alarm_description   = "Invocations of ${local.alias_resource} served beyond provisioned concurrency (cold starts)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "ProvisionedConcurrencySpilloverInvocations"
+  dimensions          = { FunctionName = var.function_name, Resource = local.alias_resource }
+  statistic           = "Sum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.spillover_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "pc_utilization" {
+  count = local.alarms_enabled && var.provisioned_concurrency_alarms ? 1 : 0
+
+  alarm_name          = "${var.name}-pc-utilization"
+  alarm_description   = "Maximum provisioned concurrency utilization of ${local.alias_resource} above ${var.utilization_threshold * 100}%."
+  namespace           = "AWS/Lambda"
+  metric_name         = "ProvisionedConcurrencyUtilization"
+  dimensions          = { FunctionName = var.function_name, Resource = local.alias_resource }
+  statistic           = "Maximum"
+  period              = var.alarm_period_seconds
+  evaluation_periods  = var.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.utilization_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
+}

@@ -1,0 +1,20 @@
+output "budget_name" {
+  description = "Name of the cost budget, or null when create_budget is false."
+  value       = try(aws_budgets_budget.cost[0].name, null)
+}
+
+output "sns_topic_arn" {
+  description = "ARN of the topic that receives budget notifications and alarms; subscribe on-call tooling to it."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms."
+  value = compact([
+    try(aws_cloudwatch_metric_alarm.errors[0].alarm_name, ""),
+    try(aws_cloudwatch_metric_alarm.throttles[0].alarm_name, ""),
+    try(aws_cloudwatch_metric_alarm.duration_p99[0].alarm_name, ""),
+    try(aws_cloudwatch_metric_alarm.pc_spillover[0].alarm_name, ""),
+    try(aws_cloudwatch_metric_alarm.pc_utilization[0].alarm_name, ""),
+  ])
+}
