@@ -1,0 +1,165 @@
+"""A Lambda Runtime API server for one execution environment, on loopback.
+
+Implements what a runtime interface client calls: ``invocation/next`` (long poll),
+``invocation/{id}/response``, ``invocation/{id}/error`` and ``init/error``. The standard
+library's threaded HTTP server is enough for one client per environment; no framework
+speaks this API, so it is written here.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API_PREFIX = "/2018-06-01/runtime"
+_RESULT = re.compile(rf"^{API_PREFIX}/invocation/([^/]+)/(response|error)$")
+
+
+@dataclass
+class Invocation:
+    """One event handed to the runtime, and what the runtime answered."""
+
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    function_arn: str
+    sent_at: float | None = None
+    answered_at: float | None = None
+    body: bytes = b""
+    error_type: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class InitError:
+    error_type: str
+    body: bytes
+
+
+class RuntimeApiState:
+    """What the server shares with the environment that owns it."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Invocation | None] = queue.Queue()
+        self.in_flight: dict[str, Invocation] = {}
+        self.lock = threading.Lock()
+        self.first_poll_at: float | None = None
+        self.init_error: InitError | None = None
+        self.ready = threading.Event()  # init finished: first poll or init error
+
+    def submit(self, invocation: Invocation) -> None:
+        self.queue.put(invocation)
+
+    def close(self) -> None:
+        self.queue.put(None)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # the runtime client keeps its connection alive
+    server: RuntimeApiServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request access logs."""
+
+    def do_GET(self) -> None:
+        if self.path != f"{API_PREFIX}/invocation/next":
+            self._reply(HTTPStatus.NOT_FOUND, {"errorMessage": f"unknown path {self.path}"})
+            return
+        state = self.server.state
+        with state.lock:
+            if state.first_poll_at is None:
+                state.first_poll_at = time.perf_counter()
+                state.ready.set()
+        invocation = state.queue.get()
+        if invocation is None:  # shutting down: wake the poller and end it
+            state.close()
+            self._reply(HTTPStatus.GONE, {"errorMessage": "environment shut down"})
+            return
+        with state.lock:
+            state.in_flight[invocation.request_id] = invocation
+        invocation.sent_at = time.perf_counter()
+        self._reply(
+            HTTPStatus.OK,
+            invocation.payload,
+            {
+                "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{invocation.request_id[:8]}-local;Sampled=0",
+            },
+        )
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        state = self.server.state
+        if self.path == f"{API_PREFIX}/init/error":
+            state.init_error = InitError(self._error_type(), body)
+            state.ready.set()
+            self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
+            return
+        match = _RESULT.match(self.path)
+        if match is None:
+            self._reply(HTTPStatus.NOT_FOUND, {"errorMessage": f"unknown path {self.path}"})
+            return
+        request_id, kind = match.groups()
+        with state.lock:
+            invocation = state.in_flight.pop(request_id, None)
+        if invocation is None:
+            self._reply(HTTPStatus.BAD_REQUEST, {"errorMessage": f"unknown request {request_id}"})
+            return
+        invocation.answered_at = time.perf_counter()
+        invocation.body = body
+        invocation.error_type = self._error_type() if kind == "error" else None
+        self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
+        invocation.done.set()
+
+    def _error_type(self) -> str:
+        return self.headers.get("Lambda-Runtime-Function-Error-Type") or "Unhandled"
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _reply(
+        self,
+        status: HTTPStatus,
+        body: bytes | dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class RuntimeApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = RuntimeApiState()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.state.close()
+        self.shutdown()
+        self.server_close()

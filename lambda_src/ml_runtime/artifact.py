@@ -1,0 +1,139 @@
+"""Read a model artefact's manifest and check every file against its sha256.
+
+The artefact contract (a directory with ``manifest.json``) is described in the project
+README. A file that is missing, of the wrong size or with the wrong digest makes the
+whole artefact unusable: :class:`ArtifactError` says which file and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+
+
+class ArtifactError(Exception):
+    """The artefact cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    task: str
+    model_file: str
+    files: dict[str, FileEntry]
+    tokenizer_file: str | None
+    max_length: int | None
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Manifest:
+        """Parse the manifest, naming the first field that is missing or malformed."""
+        if not isinstance(data, dict):
+            raise ArtifactError("manifest.json is not a JSON object")
+        try:
+            files = {
+                _safe_relative(path): FileEntry(str(entry["sha256"]), int(entry["size_bytes"]))
+                for path, entry in _field(data, "files", dict).items()
+            }
+            tokenizer = data.get("tokenizer")
+            if tokenizer is not None and not isinstance(tokenizer, dict):
+                raise ArtifactError("manifest field 'tokenizer' must be an object or null")
+            manifest = cls(
+                name=str(data.get("name", "model")),
+                task=_field(data, "task", str),
+                model_file=_safe_relative(_field(data, "model_file", str)),
+                files=files,
+                tokenizer_file=_safe_relative(str(tokenizer["file"])) if tokenizer else None,
+                max_length=int(tokenizer["max_length"]) if tokenizer else None,
+                inputs=_specs(_field(data, "inputs", list), "inputs"),
+                outputs=_specs(_field(data, "outputs", list), "outputs"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"manifest.json is malformed: {exc!r}") from None
+        for required in (manifest.model_file, manifest.tokenizer_file):
+            if required is not None and required not in files:
+                raise ArtifactError(f"manifest.json does not list {required} under 'files'")
+        return manifest
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / MANIFEST_NAME
+    if not directory.is_dir():
+        raise ArtifactError(f"directory {directory} does not exist")
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path} is unreadable: {exc}") from None
+    return Manifest.from_json(data)
+
+
+def verify_artifact(directory: Path) -> Manifest:
+    """Return the manifest once every file it lists matches its size and sha256."""
+    manifest = read_manifest(directory)
+    for relative, entry in manifest.files.items():
+        verify_file(directory / relative, entry, relative)
+    return manifest
+
+
+def verify_file(path: Path, entry: FileEntry, label: str) -> None:
+    try:
+        size = path.stat().st_size
+        if size != entry.size_bytes:
+            raise ArtifactError(
+                f"{label}: size {size} bytes, manifest says {entry.size_bytes} "
+                "(truncated or replaced)"
+            )
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except FileNotFoundError:
+        raise ArtifactError(f"{label} is missing") from None
+    except OSError as exc:
+        raise ArtifactError(f"{label} is unreadable: {exc}") from None
+    if digest != entry.sha256:
+        raise ArtifactError(f"{label}: sha256 {digest[:12]}… does not match the manifest (corrupt)")
+
+
+def _field(data: dict[str, Any], name: str, kind: type) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind):
+        raise ArtifactError(f"manifest field {name!r} is missing or not a {kind.__name__}")
+    return value
+
+
+def _specs(items: list[Any], field: str) -> tuple[TensorSpec, ...]:
+    specs = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ArtifactError(f"manifest field {field!r} holds a non-object entry")
+        shape = tuple(d if isinstance(d, str) else int(d) for d in item.get("shape", []))
+        specs.append(TensorSpec(str(item["name"]), str(item["dtype"]), shape))
+    return tuple(specs)
+
+
+def _safe_relative(path: str) -> str:
+    """Reject paths that would escape the artefact directory."""
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise ArtifactError(f"manifest path {path!r} must be relative and stay inside the artefact")
+    return pure.as_posix()

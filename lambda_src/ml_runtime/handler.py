@@ -1,0 +1,24 @@
+"""Lambda entry point: ``ml_runtime.handler.lambda_handler``.
+
+Importing this module is the function's init: the model is found, verified, loaded and
+warmed up here, once per execution environment, never inside the handler.
+"""
+
+from __future__ import annotations
+
+import time
+
+_STARTED = time.perf_counter()
+
+from typing import Any  # noqa: E402
+
+from ml_runtime.bootstrap import initialise  # noqa: E402
+from ml_runtime.observability import logger, metrics  # noqa: E402
+
+SERVICE = initialise(_STARTED)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: Any, context: Any) -> Any:
+    return SERVICE.handle(event, context)

@@ -1,0 +1,116 @@
+"""HTTP events: API Gateway HTTP API (payload 2.0) and Lambda function URLs.
+
+Both send the same payload shape. Routes: ``POST /embed`` and ``POST /predict`` run the
+model, ``GET /health`` says what is loaded. JSON in, JSON out, with real status codes.
+The handful of routes does not justify a routing framework's import cost at cold start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import TYPE_CHECKING, Any
+
+from ml_runtime.validation import RequestError
+
+if TYPE_CHECKING:
+    from ml_runtime.service import InferenceService
+
+ROUTES: dict[str, frozenset[str]] = {
+    "/embed": frozenset({"POST"}),
+    "/predict": frozenset({"POST"}),
+    "/health": frozenset({"GET", "HEAD"}),
+}
+
+
+def is_http_event(event: object) -> bool:
+    return isinstance(event, dict) and event.get("version") == "2.0" and "requestContext" in event
+
+
+def handle(event: dict[str, Any], service: InferenceService) -> dict[str, Any]:
+    try:
+        method, path = _method_and_path(event)
+        allowed = ROUTES.get(path)
+        if allowed is None:
+            raise RequestError(
+                f"no route for {path[:100]!a}; routes are {sorted(ROUTES)}",
+                status=404,
+                code="not_found",
+            )
+        if method not in allowed:
+            return response(
+                405,
+                {
+                    "error": {
+                        "code": "method_not_allowed",
+                        "message": f"{path} accepts {sorted(allowed)}",
+                    }
+                },
+                {"allow": ", ".join(sorted(allowed))},
+            )
+        if path == "/health":
+            return response(200, service.health())
+        return response(200, service.infer(_json_body(event, service.limits.max_body_bytes)))
+    except RequestError as exc:
+        return response(exc.status, exc.as_body())
+    except Exception:
+        service.log_failure()
+        return response(500, service.internal_error_body())
+
+
+def response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _method_and_path(event: dict[str, Any]) -> tuple[str, str]:
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    method = http.get("method") if isinstance(http, dict) else None
+    path = event.get("rawPath")
+    if not isinstance(method, str) or not isinstance(path, str):
+        raise RequestError("malformed HTTP event: requestContext.http.method or rawPath missing")
+    stage = context.get("stage") if isinstance(context, dict) else None
+    # A named API Gateway stage prefixes the path (/prod/embed); $default does not.
+    if isinstance(stage, str) and stage != "$default" and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1 :]
+    return method.upper(), (path.rstrip("/") or "/")
+
+
+def _json_body(event: dict[str, Any], max_bytes: int) -> Any:
+    body = event.get("body")
+    if body is None or body == "":
+        raise RequestError('request body is empty; send a JSON object such as {"texts": ["..."]}')
+    if not isinstance(body, str):
+        raise RequestError("malformed HTTP event: body must be a string")
+    if len(body) > max_bytes * 2:  # cheap early exit before encoding a huge string
+        raise RequestError(f"body exceeds {max_bytes} bytes", status=413, code="payload_too_large")
+    try:
+        raw = (
+            base64.b64decode(body, validate=True)
+            if event.get("isBase64Encoded") is True
+            else body.encode("utf-8", "surrogatepass")
+        )
+    except (binascii.Error, ValueError):
+        raise RequestError("body is flagged base64 but is not valid base64") from None
+    if len(raw) > max_bytes:
+        raise RequestError(
+            f"body is {len(raw)} bytes; at most {max_bytes} allowed",
+            status=413,
+            code="payload_too_large",
+        )
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise RequestError("body JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise RequestError(f"body is not valid JSON: {_short(exc)}") from None
+
+
+def _short(exc: Exception) -> str:
+    return ascii(str(exc))[1:-1][:200]

@@ -1,0 +1,165 @@
+"""Fixtures for the runtime tests: tiny but valid model artefacts, built here.
+
+The artefacts follow the README's contract (manifest with sha256 per file, signature,
+tokenizer) with a few-kilobyte ONNX graph, so the tests exercise the real loading,
+verification and inference code without waiting for the real model pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+WORDS = ["cold", "starts", "are", "the", "enemy", "of", "ml", "on", "lambda", "warm", "hello"]
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+EMBEDDING_DIM = 8
+MAX_LENGTH = 16
+
+
+def _tokenizer() -> Tokenizer:
+    vocab = {token: i for i, token in enumerate(SPECIALS + WORDS)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    # Like exported tokenizer files: fixed-length padding the runtime must undo.
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]", length=MAX_LENGTH)
+    tokenizer.enable_truncation(max_length=MAX_LENGTH)
+    return tokenizer
+
+
+def _embedding_graph(vocab_size: int) -> onnx.ModelProto:
+    """Token embeddings, mean pooling over the mask, L2 normalisation."""
+    table = np.random.default_rng(0).standard_normal((vocab_size, EMBEDDING_DIM)).astype("float32")
+    nodes = [
+        helper.make_node("Gather", ["table", "input_ids"], ["tokens"]),
+        helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["mask_f", "axis2"], ["mask3"]),
+        helper.make_node("Mul", ["tokens", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["summed"], keepdims=0),
+        helper.make_node("ReduceSum", ["mask3", "axis1"], ["count"], keepdims=0),
+        helper.make_node("Max", ["count", "tiny"], ["safe_count"]),
+        helper.make_node("Div", ["summed", "safe_count"], ["mean"]),
+        helper.make_node("LpNormalization", ["mean"], ["sentence_embedding"], axis=1, p=2),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny-embedder",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+            helper.make_tensor_value_info(
+                "attention_mask", TensorProto.INT64, ["batch", "sequence"]
+            ),
+        ],
+        [
+            helper.make_tensor_value_info(
+                "sentence_embedding", TensorProto.FLOAT, ["batch", EMBEDDING_DIM]
+            )
+        ],
+        initializer=[
+            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(np.array([1], dtype="int64"), "axis1"),
+            numpy_helper.from_array(np.array([2], dtype="int64"), "axis2"),
+            numpy_helper.from_array(np.array([1e-9], dtype="float32"), "tiny"),
+        ],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def _tensor_graph() -> onnx.ModelProto:
+    """A non-text model: ``y = x @ W`` with ``x`` of shape [batch, 4]."""
+    weights = np.arange(12, dtype="float32").reshape(4, 3) / 10
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "tiny-linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+        initializer=[numpy_helper.from_array(weights, "w")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def _write_manifest(directory: Path, fields: dict[str, Any]) -> None:
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        files[path.relative_to(directory).as_posix()] = {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size_bytes": len(data),
+        }
+    manifest = {"format_version": 1, "files": files, "opset": 17, **fields}
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def build_text_artifact(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    tokenizer = _tokenizer()
+    tokenizer.save(str(directory / "tokenizer.json"))
+    onnx.save(_embedding_graph(tokenizer.get_vocab_size()), str(directory / "model.onnx"))
+    _write_manifest(
+        directory,
+        {
+            "name": "tiny-embedder",
+            "task": "sentence-embedding",
+            "model_file": "model.onnx",
+            "tokenizer": {"file": "tokenizer.json", "max_length": MAX_LENGTH},
+            "inputs": [
+                {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]},
+                {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]},
+            ],
+            "outputs": [
+                {
+                    "name": "sentence_embedding",
+                    "dtype": "float32",
+                    "shape": ["batch", EMBEDDING_DIM],
+                }
+            ],
+        },
+    )
+    return directory
+
+
+def build_tensor_artifact(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    onnx.save(_tensor_graph(), str(directory / "model.onnx"))
+    _write_manifest(
+        directory,
+        {
+            "name": "tiny-linear",
+            "task": "generic",
+            "model_file": "model.onnx",
+            "tokenizer": None,
+            "inputs": [{"name": "x", "dtype": "float32", "shape": ["batch", 4]}],
+            "outputs": [{"name": "y", "dtype": "float32", "shape": ["batch", 3]}],
+        },
+    )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def text_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_text_artifact(tmp_path_factory.mktemp("artefacts") / "tiny-embedder")
+
+
+@pytest.fixture(scope="session")
+def tensor_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tensor_artifact(tmp_path_factory.mktemp("artefacts") / "tiny-linear")
+
+
+@pytest.fixture
+def artifact_copy(text_artifact: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the text artefact that a test may damage."""
+    copy = tmp_path / "artefact"
+    shutil.copytree(text_artifact, copy)
+    yield copy
