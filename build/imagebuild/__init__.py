@@ -1,0 +1,1 @@
+"""Build the Lambda container image (daemonless or with Docker buildx) and push it to ECR."""

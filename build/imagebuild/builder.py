@@ -1,0 +1,85 @@
+"""The daemonless build: base image from its registry plus three deterministic layers.
+
+Layer order is large-and-stable first: runtime dependencies, then the model, then the
+code, so a code change touches only the last, smallest layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from build_support.progress import step
+from imagebuild.artifact import Artifact
+from imagebuild.base_image import BaseImage, resolve_base_image
+from imagebuild.dependencies import dependency_layer
+from imagebuild.errors import ImageBuildError
+from imagebuild.image import MODEL_DIR, ComposedImage, compose
+from imagebuild.layers import BlobCache, Layer, build_layer, tree_entries
+from imagebuild.platforms import Platform
+from imagebuild.registry import ImageReference, RegistryClient
+
+logger = logging.getLogger(__name__)
+_TORCH_IMPORT = re.compile(r"^\s*(import|from)\s+(torch|transformers|naive_reference)\b", re.M)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    base: BaseImage
+    layers: tuple[Layer, ...]  # dependencies, model, code
+    composed: ComposedImage
+    platform: Platform
+
+    @property
+    def digest(self) -> str:
+        return self.composed.digest
+
+    @property
+    def size_above_base(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+    @property
+    def size(self) -> int:
+        return self.base.size + self.size_above_base + len(self.composed.config)
+
+
+def build_image(
+    *,
+    base_client: RegistryClient,
+    base_reference: ImageReference,
+    platform: Platform,
+    requirements: list[str],
+    artifact: Artifact,
+    code_dir: Path,
+    cache: BlobCache,
+) -> BuiltImage:
+    with step(logger, "resolve base image"):
+        base = resolve_base_image(base_client, base_reference, platform)
+    with step(logger, "dependency layer"):
+        dependencies = dependency_layer(requirements, platform, cache)
+    with step(logger, "model layer"):
+        model = build_layer(
+            tree_entries(artifact.directory, MODEL_DIR), cache, f"model {artifact.name}"
+        )
+    with step(logger, "code layer"):
+        code = code_layer(code_dir, cache)
+    layers = (dependencies, model, code)
+    composed = compose(base, list(layers), {"MODEL_DIR": MODEL_DIR})
+    return BuiltImage(base, layers, composed, platform)
+
+
+def code_layer(code_dir: Path, cache: BlobCache) -> Layer:
+    """The function's package, placed in /var/task/<package name>."""
+    if not (code_dir / "__init__.py").is_file():
+        raise ImageBuildError(f"{code_dir} is not a Python package (no __init__.py)")
+    for source in sorted(code_dir.rglob("*.py")):
+        match = _TORCH_IMPORT.search(source.read_text(encoding="utf-8"))
+        if match:
+            raise ImageBuildError(
+                f"{source} imports {match.group(2)}: the function image must not depend on "
+                "torch, transformers or the naive reference handler"
+            )
+    entries = tree_entries(code_dir, f"var/task/{code_dir.name}", exclude_names=("__pycache__",))
+    return build_layer(entries, cache, f"code {code_dir.name}")

@@ -1,0 +1,54 @@
+"""Render the Dockerfile and lay out its build context (for the Docker buildx path)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import jinja2
+
+from imagebuild.dependencies import LAMBDA_PYTHON_VERSION, PRUNED_DISTRIBUTIONS
+from imagebuild.image import HANDLER, MODEL_DIR
+from imagebuild.platforms import Platform
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("imagebuild", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # a Dockerfile, not HTML
+)
+
+
+def render_dockerfile(base_image: str, platform: Platform, package: str) -> str:
+    return _TEMPLATES.get_template("Dockerfile.j2").render(
+        base_image=base_image,
+        architecture=platform.lambda_name,
+        docker_platform=platform.docker_platform,
+        pip_platforms=platform.pip_platforms,
+        python_version=LAMBDA_PYTHON_VERSION,
+        pruned=PRUNED_DISTRIBUTIONS,
+        model_dir=MODEL_DIR,
+        package=package,
+        handler=HANDLER,
+    )
+
+
+def write_build_context(
+    context: Path,
+    *,
+    base_image: str,
+    platform: Platform,
+    requirements: list[str],
+    artifact_dir: Path,
+    code_dir: Path,
+) -> Path:
+    """Fill ``context`` (an empty directory) with the Dockerfile and what it copies."""
+    (context / "Dockerfile").write_text(
+        render_dockerfile(base_image, platform, code_dir.name), encoding="utf-8"
+    )
+    (context / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    shutil.copytree(artifact_dir, context / "model")
+    shutil.copytree(
+        code_dir, context / code_dir.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    return context

@@ -1,0 +1,43 @@
+"""Errors the image build reports to its user; each message says what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class ImageBuildError(Exception):
+    """Base class: anything that stops a build or a push for a reason the user can act on."""
+
+
+class SettingsError(ImageBuildError):
+    """The environment's settings are missing or invalid."""
+
+
+class ArtifactError(ImageBuildError):
+    """The model artefact directory is missing, incomplete or corrupt."""
+
+
+class PlatformMismatchError(ImageBuildError):
+    """The base image does not provide the requested architecture."""
+
+
+class DependencyError(ImageBuildError):
+    """The runtime dependencies could not be installed for the target platform."""
+
+
+class RegistryError(ImageBuildError):
+    """A registry request failed."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry rejected the credentials."""
+
+
+class RepositoryNotFoundError(RegistryError):
+    """The target repository does not exist."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry could not be reached, or kept failing, after all retries."""
+
+
+class AwsError(ImageBuildError):
+    """An AWS API call (STS, ECR) failed."""

@@ -1,0 +1,235 @@
+"""push_image end to end against a real registry (docker-registry) and moto's STS and ECR."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from imagebuild.cli import main
+from imagebuild.registry import RegistryClient
+
+if TYPE_CHECKING:
+    from tests.image.conftest import LocalRegistry, Project
+
+Push = Callable[..., tuple[int, dict[str, Any], str]]
+
+
+@pytest.fixture
+def push(project: Project, capsys: pytest.CaptureFixture[str]) -> Push:
+    """Run push_image.py's main in-process; returns (exit code, report or plan, stderr)."""
+    runs = iter(range(100))
+
+    def run(
+        registry: LocalRegistry, base_image: str, *extra: str, env: str = "dev"
+    ) -> tuple[int, dict[str, Any], str]:
+        report = project.root / f"report-{next(runs)}.json"
+        argv = [
+            "--env", env,
+            "--artifact", str(project.artifact),
+            "--code-dir", str(project.code),
+            "--registry-url", registry.url,
+            "--base-image", base_image,
+            "--builder", "daemonless",
+            "--cache-dir", str(project.cache),
+            "--report", str(report),
+            "--retry-delays", "0.05,0.1",
+            *extra,
+        ]  # fmt: skip
+        code = main(argv, project_root=project.root)
+        out, err = capsys.readouterr()
+        if report.exists():
+            return code, json.loads(report.read_text()), err
+        return code, json.loads(out) if code == 0 else {}, err
+
+    return run
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_push_pins_digest_and_layers_land_where_the_runtime_expects(
+    push: Push,
+    project: Project,
+    registry: LocalRegistry,
+    base_image: str,
+    tmp_path: Path,
+) -> None:
+    code, report, err = push(registry, base_image)
+    assert code == 0, err
+    pin = project.pin()
+    digest = report["digest"]
+    assert pin == {
+        "image_uri": f"{registry.host}/{project.repository}@{digest}",
+        "image_architecture": "arm64",
+        "model_sha256": project.manifest["files"]["model.onnx"]["sha256"],
+    }
+    # The tag was moved to the image that was pushed by digest.
+    assert registry.tag_digest(project.repository, f"dev-{digest[7:19]}") == digest
+
+    # A single-architecture image manifest, never an index (Lambda rejects indexes).
+    reference = f"{project.repository}@{digest}"
+    raw = registry.inspect(reference, "--raw")
+    assert raw["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    inspected = registry.inspect(reference)
+    assert inspected["Architecture"] == "arm64"
+    assert len(inspected["Layers"]) == 1 + 3  # base, dependencies, model, code
+    assert "MODEL_DIR=/opt/ml/model" in inspected["Env"]
+    assert "LAMBDA_TASK_ROOT=/var/task" in inspected["Env"]
+    config = registry.inspect(reference, "--config")
+    assert config["config"]["Cmd"] == ["ml_runtime.handler.lambda_handler"]
+    assert config["config"]["Entrypoint"] == ["/lambda-entrypoint.sh"]
+    assert config["config"]["WorkingDir"] == "/var/task"
+
+    rootfs = registry.unpack(reference, tmp_path / "unpacked")
+    model = rootfs / "opt" / "ml" / "model" / "model.onnx"
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == pin["model_sha256"]
+    assert (rootfs / "opt" / "ml" / "model" / "manifest.json").is_file()
+    assert (rootfs / "var" / "task" / "ml_runtime" / "handler.py").is_file()
+    assert not (rootfs / "var" / "task" / "ml_runtime" / "__pycache__").exists()
+    # Wheels for the target platform (aarch64, CPython 3.12), picked without emulation.
+    assert list((rootfs / "var" / "task" / "markupsafe").glob("*cpython-312-aarch64-linux-gnu.so"))
+    assert (rootfs / "lambda-entrypoint.sh").is_file()  # the base image is underneath
+    assert "arm64 runtime" in (rootfs / "var" / "runtime" / "bootstrap").read_text()
+    assert not list(rootfs.rglob("torch"))
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_same_inputs_same_digest_and_code_change_uploads_only_the_code_layer(
+    push: Push,
+    project: Project,
+    registry: LocalRegistry,
+    base_image: str,
+) -> None:
+    code, first, err = push(registry, base_image)
+    assert code == 0, err
+    code, again, err = push(registry, base_image)
+    assert code == 0, err
+    assert again["digest"] == first["digest"]
+    assert again["uploaded_bytes"] == 0 and again["uploaded"] == []
+
+    (project.code / "handler.py").write_text(
+        "def lambda_handler(event, context):\n    return {'ok': 2}\n", encoding="utf-8"
+    )
+    code, changed, err = push(registry, base_image)
+    assert code == 0, err
+    assert changed["digest"] != first["digest"]
+    manifest = registry.inspect(f"{project.repository}@{changed['digest']}", "--raw")
+    code_layer = manifest["layers"][-1]
+    assert changed["uploaded"] == [code_layer["digest"], manifest["config"]["digest"]]
+    assert changed["uploaded_bytes"] == code_layer["size"] + manifest["config"]["size"]
+    assert changed["uploaded_bytes"] < 0.01 * changed["image_bytes"] or changed["image_bytes"] < 2e6
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_registry_stopping_mid_push_leaves_the_tag_and_a_rerun_completes(
+    push: Push,
+    project: Project,
+    registry: LocalRegistry,
+    base_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, before, err = push(registry, base_image, "--tag", "live")
+    assert code == 0, err
+    pin_before = project.pin()
+
+    # New model and code: two layers to upload; the registry dies after the first.
+    model = project.artifact / "model.onnx"
+    model.write_bytes(b"new weights" * 5000)
+    manifest = json.loads((project.artifact / "manifest.json").read_text())
+    manifest["files"]["model.onnx"] = {
+        "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "size_bytes": model.stat().st_size,
+    }
+    (project.artifact / "manifest.json").write_text(json.dumps(manifest))
+    (project.code / "extra.py").write_text("VALUE = 1\n")
+
+    real_upload = RegistryClient.upload_blob
+    uploads: list[str] = []
+
+    def upload_then_stop(
+        self: RegistryClient, repository: str, digest: str, *a: Any, **k: Any
+    ) -> bool:
+        result = real_upload(self, repository, digest, *a, **k)
+        uploads.append(digest)
+        if len(uploads) == 1:
+            registry.stop()
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RegistryClient, "upload_blob", upload_then_stop)
+        code, _, err = push(registry, base_image, "--tag", "live")
+    assert code == 1
+    assert "failed after" in err and "Check that the registry" in err
+
+    registry.start()
+    assert registry.tag_digest(project.repository, "live") == before["digest"]
+    assert project.pin() == pin_before  # nothing half-written
+
+    code, after, err = push(registry, base_image, "--tag", "live")
+    assert code == 0, err
+    assert uploads[0] in after["skipped"]  # what made it before the stop is not resent
+    assert uploads[0] not in after["uploaded"]
+    assert registry.tag_digest(project.repository, "live") == after["digest"] != before["digest"]
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_wrong_credentials_give_a_clear_error(
+    push: Push,
+    project: Project,
+    start_registry: Callable[..., AbstractContextManager[LocalRegistry]],
+    tmp_path: Path,
+) -> None:
+    with start_registry(tmp_path / "other", password="not-the-ecr-token") as other:
+        code, _, err = push(other, f"{other.host}/{project.base_repository}:3.12")
+    assert code == 1
+    assert "rejected the credentials" in err
+    assert not project.pin_file().exists()
+
+
+@pytest.mark.usefixtures("aws")
+def test_missing_repository_says_terraform_creates_it(
+    push: Push, project: Project, registry: LocalRegistry
+) -> None:
+    code, _, err = push(registry, f"{registry.host}/{project.base_repository}:3.12")
+    assert code == 1
+    assert f"ECR repository '{project.repository}' does not exist" in err
+    assert "apply -target=module.ml_inference.module.ecr" in err
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_base_image_of_another_architecture_is_refused(
+    push: Push,
+    registry: LocalRegistry,
+    base_image: str,
+) -> None:
+    amd64_only = base_image.replace(":3.12", ":amd64-only")
+    code, _, err = push(registry, amd64_only)
+    assert code == 1
+    assert "linux/amd64" in err and "arm64" in err
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_dry_run_shows_the_plan_and_pushes_nothing(
+    push: Push,
+    project: Project,
+    registry: LocalRegistry,
+    base_image: str,
+) -> None:
+    project.add_environment("staging", architecture="x86_64")
+    code, plan, err = push(registry, base_image, "--dry-run", env="staging")
+    assert code == 0, err
+    assert plan["dry_run"] is True
+    assert plan["architecture"] == "x86_64"
+    assert plan["target"] == f"{registry.host}/{project.repository}"
+    assert [layer["description"].split()[0] for layer in plan["layers"]] == [
+        "runtime",
+        "model",
+        "code",
+    ]
+    assert "linux/amd64" in plan["layers"][0]["description"]
+    assert not project.pin_file("staging").exists()
+    assert registry.tag_digest(project.repository, plan["tags"][0]) is None
