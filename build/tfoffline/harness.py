@@ -1,0 +1,180 @@
+"""Run ``init``, ``validate`` and ``plan`` on a Terraform directory, isolated, with tftest.
+
+Each run works on a private copy of the project's Terraform tree, so relative module
+sources (``source = "../../modules/x"``) resolve, parallel runs never share a
+``.terraform`` directory, and nothing is written into the working tree. A remote
+``backend`` in the root module is replaced by a local one in the copy (an override
+file): a plan of an empty state needs no remote state, and reaching it is impossible
+offline anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tftest
+
+from tfoffline.cliconfig import offline_env
+from tfoffline.engine import terraform_executable
+
+REAL_PROVIDER_ENV = "TFOFFLINE_REAL_PROVIDER"
+# Any of these marks the top of a project whose Terraform tree is copied as a whole.
+_ROOT_MARKERS = (".git", "pyproject.toml", ".tfoffline-root")
+_SKIP_DIRS = {".terraform", "node_modules", "__pycache__"}
+_BACKEND_RE = re.compile(r"^\s*backend\s+\"", re.M)
+_OVERRIDE_NAME = "zz_tfoffline_backend_override.tf"
+# A larger file in a Terraform directory is data nobody plans with; keep copies cheap.
+_MAX_COPY_BYTES = 50 * 1024 * 1024
+
+
+def use_real_provider() -> bool:
+    """``TFOFFLINE_REAL_PROVIDER=1``: the user's own Terraform setup and credentials."""
+    return os.environ.get(REAL_PROVIDER_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def project_root(tfdir: Path) -> Path:
+    """The nearest ancestor (or ``tfdir``) holding a project marker, else ``tfdir``."""
+    for candidate in (tfdir, *tfdir.parents):
+        if any((candidate / marker).exists() for marker in _ROOT_MARKERS):
+            return candidate
+    return tfdir
+
+
+def _is_tf_dir(directory: Path) -> bool:
+    return any(directory.glob("*.tf")) or any(directory.glob("*.tf.json"))
+
+
+def _terraform_dirs(root: Path) -> list[Path]:
+    """Directories under ``root`` that hold Terraform files (hidden ones skipped)."""
+    found: list[Path] = []
+    for current, dirs, _files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        path = Path(current)
+        if (path / "pyvenv.cfg").exists():
+            dirs[:] = []
+            continue
+        if _is_tf_dir(path):
+            found.append(path)
+            dirs[:] = []  # copied whole below, with its templates and data files
+    return found
+
+
+def _ignore(directory: str, names: list[str]) -> set[str]:
+    ignored = {n for n in names if n.startswith(".") or n in _SKIP_DIRS}
+    for name in names:
+        path = Path(directory) / name
+        if path.is_file() and path.stat().st_size > _MAX_COPY_BYTES:
+            ignored.add(name)
+    return ignored
+
+
+def isolated_copy(tfdir: Path, destination: Path) -> Path:
+    """Copy the project's Terraform tree to ``destination``; return ``tfdir``'s copy."""
+    tfdir = tfdir.resolve()
+    if not _is_tf_dir(tfdir):
+        raise FileNotFoundError(f"{tfdir} holds no Terraform files (*.tf, *.tf.json)")
+    root = project_root(tfdir)
+    dirs = _terraform_dirs(root)
+    if tfdir not in dirs:
+        dirs.append(tfdir)
+    for directory in dirs:
+        shutil.copytree(
+            directory,
+            destination / directory.relative_to(root),
+            ignore=_ignore,
+            dirs_exist_ok=True,
+        )
+    copy = destination / tfdir.relative_to(root)
+    if any(_BACKEND_RE.search(f.read_text(encoding="utf-8")) for f in copy.glob("*.tf")):
+        (copy / _OVERRIDE_NAME).write_text('terraform {\n  backend "local" {}\n}\n')
+    return copy
+
+
+@dataclass
+class Session:
+    """Where Terraform runs from and with which environment (shared by many runs)."""
+
+    binary: Path
+    env: dict[str, str]
+    workdir: Path
+
+    @classmethod
+    def create(cls, workdir: Path) -> Session:
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = {} if use_real_provider() else offline_env(workdir / "cli")
+        return cls(binary=terraform_executable(), env=env, workdir=workdir)
+
+    def _test(self, tfdir: Path, run_dir: Path) -> tftest.TerraformTest:
+        copy = isolated_copy(Path(tfdir), run_dir)
+        return tftest.TerraformTest(str(copy), binary=str(self.binary), env=self.env)
+
+    def _run_dir(self, name: str) -> Path:
+        run_dir = self.workdir / "runs"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return Path(_mkdtemp(run_dir, name))
+
+    def plan(
+        self,
+        tfdir: str | os.PathLike[str],
+        tf_vars: Mapping[str, Any] | None = None,
+        tf_var_file: str | None = None,
+    ) -> tftest.TerraformPlanOutput:
+        """``init``, ``validate``, ``plan -out`` and ``show -json``; the parsed plan.
+
+        Raises ``tftest.TerraformTestError`` carrying Terraform's own diagnostics.
+        """
+        test = self._test(Path(tfdir), self._run_dir(Path(tfdir).name))
+        test.setup(cleanup_on_exit=False)
+        test.execute_command("validate", "-no-color")
+        plan: tftest.TerraformPlanOutput = test.plan(
+            output=True, tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file
+        )
+        return plan
+
+    def validate(self, tfdir: str | os.PathLike[str]) -> dict[str, Any]:
+        """``init`` then ``validate -json``; the JSON, whether or not the config is valid."""
+        test = self._test(Path(tfdir), self._run_dir(Path(tfdir).name))
+        test.setup(cleanup_on_exit=False)
+        result = subprocess.run(
+            [str(self.binary), "validate", "-json", "-no-color"],
+            cwd=test.tfdir,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        try:
+            data: dict[str, Any] = json.loads(result.stdout)
+        except json.JSONDecodeError as exc:
+            raise tftest.TerraformTestError(
+                f"terraform validate -json printed no JSON (exit {result.returncode}): "
+                f"{result.stdout}\n{result.stderr}"
+            ) from exc
+        return data
+
+
+def _var_strings(tf_vars: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``-var`` values as Terraform reads them: ``true`` not ``True``, JSON for collections."""
+    out: dict[str, Any] = {}
+    for key, value in (tf_vars or {}).items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dict | list | tuple):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _mkdtemp(parent: Path, name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "tf"
+    return tempfile.mkdtemp(prefix=f"{safe}-", dir=parent)
