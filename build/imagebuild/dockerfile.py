@@ -42,7 +42,8 @@ def write_build_context(
     artifact_dir: Path,
     code_dir: Path,
 ) -> Path:
-    """Fill ``context`` (an empty directory) with the Dockerfile and what it copies."""
+    """Fill ``context`` (a new or empty directory) with the Dockerfile and what it copies."""
+    context.mkdir(parents=True, exist_ok=True)
     (context / "Dockerfile").write_text(
         render_dockerfile(base_image, platform, code_dir.name), encoding="utf-8"
     )

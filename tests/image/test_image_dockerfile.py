@@ -1,0 +1,117 @@
+"""The Docker path: the rendered Dockerfile's structure, and a real build where a daemon runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from imagebuild.dependencies import runtime_requirements
+from imagebuild.docker_build import docker_daemon_available
+from imagebuild.dockerfile import render_dockerfile, write_build_context
+from imagebuild.platforms import platform_for
+
+BASE = "public.ecr.aws/lambda/python:3.12"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def stages(dockerfile: str) -> list[list[str]]:
+    """Instructions grouped by stage, continuation lines joined."""
+    joined = dockerfile.replace("\\\n", " ")
+    result: list[list[str]] = []
+    for line in joined.splitlines():
+        stripped = " ".join(line.split())
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("FROM "):
+            result.append([])
+        result[-1].append(stripped)
+    return result
+
+
+def test_arm64_dockerfile_is_multi_stage_without_emulation_and_ordered_for_caching() -> None:
+    dockerfile = render_dockerfile(BASE, platform_for("arm64"), "ml_runtime")
+    builder, function = stages(dockerfile)
+    assert builder[0] == f"FROM --platform=$BUILDPLATFORM {BASE} AS dependencies"
+    install = next(line for line in builder if line.startswith("RUN pip install"))
+    assert "--platform manylinux2014_aarch64" in install
+    assert "--python-version 3.12 --implementation cp" in install
+    assert "--only-binary=:all:" in install
+    assert "x86_64" not in install
+
+    assert function[0] == f"FROM --platform=linux/arm64 {BASE} AS function"
+    copies = [line for line in function if line.startswith("COPY")]
+    assert copies == [
+        "COPY --from=dependencies /opt/dependencies/ ${LAMBDA_TASK_ROOT}/",
+        "COPY model/ /opt/ml/model/",
+        "COPY ml_runtime/ ${LAMBDA_TASK_ROOT}/ml_runtime/",
+    ]
+    assert "ENV MODEL_DIR=/opt/ml/model" in function
+    assert function[-1] == 'CMD ["ml_runtime.handler.lambda_handler"]'
+    assert "torch" not in dockerfile.lower()
+    assert "naive_reference" not in dockerfile
+
+
+def test_x86_64_dockerfile_targets_amd64_wheels() -> None:
+    dockerfile = render_dockerfile(BASE, platform_for("x86_64"), "ml_runtime")
+    builder, function = stages(dockerfile)
+    assert "--platform manylinux2014_x86_64" in " ".join(builder)
+    assert "aarch64" not in dockerfile
+    assert function[0] == f"FROM --platform=linux/amd64 {BASE} AS function"
+
+
+def test_build_context_holds_the_runtime_extra_the_model_and_clean_code(tmp_path: Path) -> None:
+    artifact = tmp_path / "artifact"
+    artifact.mkdir()
+    (artifact / "manifest.json").write_text("{}")
+    code = tmp_path / "ml_runtime"
+    (code / "__pycache__").mkdir(parents=True)
+    (code / "__init__.py").write_text("")
+    (code / "__pycache__" / "x.pyc").write_bytes(b"")
+    requirements = runtime_requirements(PROJECT_ROOT / "pyproject.toml")
+    context = write_build_context(
+        tmp_path / "context",
+        base_image=BASE,
+        platform=platform_for("arm64"),
+        requirements=requirements,
+        artifact_dir=artifact,
+        code_dir=code,
+    )
+    lines = (context / "requirements.txt").read_text().split()
+    assert lines == requirements
+    assert any(line.startswith("onnxruntime==") for line in lines)
+    assert not any(line.split("==")[0] in {"torch", "transformers"} for line in lines)
+    assert (context / "model" / "manifest.json").is_file()
+    assert (context / "ml_runtime" / "__init__.py").is_file()
+    assert not (context / "ml_runtime" / "__pycache__").exists()
+
+
+def test_docker_buildx_builds_a_single_arm64_image(tmp_path: Path) -> None:
+    if not docker_daemon_available():
+        pytest.skip("no Docker daemon on this machine; the daemonless path is tested instead")
+    artifact = tmp_path / "artifact"
+    artifact.mkdir()
+    (artifact / "manifest.json").write_text("{}")
+    context = write_build_context(
+        tmp_path / "context",
+        base_image=BASE,
+        platform=platform_for("arm64"),
+        requirements=runtime_requirements(PROJECT_ROOT / "pyproject.toml"),
+        artifact_dir=artifact,
+        code_dir=PROJECT_ROOT / "lambda_src" / "ml_runtime",
+    )
+    output = tmp_path / "image.tar"
+    subprocess.run(
+        ["docker", "buildx", "build", "--platform", "linux/arm64", "--provenance=false",
+         "--sbom=false", "--output", f"type=oci,dest={output}", str(context)],
+        check=True,
+    )  # fmt: skip
+    with tarfile.open(output) as tar:
+        index_file = tar.extractfile("index.json")
+        assert index_file is not None
+        index = json.load(index_file)
+    assert len(index["manifests"]) == 1
+    assert index["manifests"][0]["mediaType"].endswith("manifest.v1+json")
