@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None, project_root: Path | None = None) -> int
 def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     settings = load_settings(args.environments_dir or root / "environments", args.env)
     platform = platform_for(settings.architecture)
-    cache = BlobCache(args.cache_dir or _default_cache_dir())
+    cache = BlobCache(args.cache_dir or default_cache_dir())
     requirements = runtime_requirements(root / "pyproject.toml")
     code_dir = args.code_dir or root / "lambda_src" / "ml_runtime"
     artifact = load_artifact(args.artifact or _build_artifact(cache.root, root))
@@ -334,7 +334,7 @@ def _build_artifact(cache_root: Path, root: Path) -> Path:
     return output
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
     configured = os.environ.get("IMAGEBUILD_CACHE_DIR")
     if configured:
         return Path(configured)
