@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -158,6 +159,11 @@ class RuntimeApiServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         self._thread.start()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A runtime killed mid-request (timeout, shutdown) resets its connection: expected."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def stop(self) -> None:
         self.state.close()

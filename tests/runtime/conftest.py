@@ -163,3 +163,92 @@ def artifact_copy(text_artifact: Path, tmp_path: Path) -> Iterator[Path]:
     copy = tmp_path / "artefact"
     shutil.copytree(text_artifact, copy)
     yield copy
+
+
+# --- S3: moto in server mode, over HTTP on loopback --------------------------------------
+
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "S3_CONNECT_TIMEOUT_S": "1",
+    "S3_MAX_ATTEMPTS": "1",
+}
+
+
+def start_moto() -> Any:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    return server
+
+
+def endpoint_of(server: Any) -> str:
+    host, port = server.get_host_and_port()
+    return f"http://{host}:{port}"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = start_moto()
+    yield endpoint_of(server)
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Point the runtime's S3 client (and this test's) at the moto server."""
+    from ml_runtime import s3
+
+    env = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL_S3": moto_endpoint}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    s3.client.cache_clear()
+    yield env
+    s3.client.cache_clear()
+
+
+@pytest.fixture
+def s3_client(s3_env: dict[str, str]) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1")
+
+
+def upload_artifact(client: Any, directory: Path, bucket: str, prefix: str) -> str:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            client.upload_file(str(path), bucket, prefix + path.relative_to(directory).as_posix())
+    return f"s3://{bucket}/{prefix}"
+
+
+_bucket_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> str:
+    name = f"test-bucket-{next(_bucket_counter)}"
+    s3_client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def dead_s3_endpoint() -> str:
+    """The address of a moto server that has been stopped: S3 unreachable."""
+    server = start_moto()
+    endpoint = endpoint_of(server)
+    server.stop()
+    return endpoint
+
+
+@pytest.fixture
+def upload(s3_client: Any) -> Any:
+    """``upload(directory, bucket, prefix) -> s3 URI`` of the uploaded artefact."""
+
+    def _upload(directory: Path, bucket: str, prefix: str) -> str:
+        return upload_artifact(s3_client, directory, bucket, prefix)
+
+    return _upload

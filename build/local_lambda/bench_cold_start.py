@@ -1,0 +1,255 @@
+"""Cold-start benchmark: the naive PyTorch handler against the optimised runtime.
+
+Both run under the same harness (the local Runtime API and ``awslambdaric``), several
+cold starts each, interleaved so that machine noise hits both alike. A cold start is
+measured from process start to the first response, as a caller experiences it.
+
+    python -m local_lambda.bench_cold_start --artifact DIR --report reports/bench-cold-start.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from build_support import atomic, logs
+from build_support.progress import step
+from local_lambda.deps_size import NO_DEPS, RUNTIME_TRIM, measure, pinned_extra
+from local_lambda.environment import (
+    ExecutionEnvironment,
+    FunctionConfig,
+    InvocationResult,
+    task_root_for,
+)
+
+logger = logging.getLogger("local_lambda.bench_cold_start")
+
+NAIVE_HANDLER = "naive_reference.handler.lambda_handler"
+OPTIMIZED_HANDLER = "ml_runtime.handler.lambda_handler"
+NAIVE_PACKAGES = ("torch", "transformers")
+DEFAULT_PAYLOAD = {"texts": ["Cold starts are the enemy of ML on Lambda."]}
+# Distributions only a GPU install needs: PyPI's aarch64 torch wheel depends on them.
+CUDA_ONLY = ("nvidia", "nvidia_*", "nvidia-*", "triton", "triton-*", "cuda", "cuda_*", "cuda-*")
+TARGETS = {"cold_start_speedup_min": 15.0, "peak_rss_ratio_max": 0.35, "runtime_deps_mb_max": 120}
+
+
+class BenchmarkError(RuntimeError):
+    """A variant failed to answer; the benchmark refuses to report half a comparison."""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile: a value that was really measured."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def cold_start(config: FunctionConfig, payload: Any) -> InvocationResult:
+    with ExecutionEnvironment(config) as env:
+        result = env.invoke(payload)
+    if not result.ok:
+        raise BenchmarkError(f"{config.handler} failed: {result.error_type}: {result.body[:500]!r}")
+    return result
+
+
+def warm_latencies(config: FunctionConfig, payload: Any, requests: int) -> list[float]:
+    with ExecutionEnvironment(config) as env:
+        env.invoke(payload)  # the cold one, not counted
+        results = [env.invoke(payload) for _ in range(requests)]
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise BenchmarkError(f"{config.handler}: {len(failed)} warm requests failed")
+    return [r.duration_ms for r in results]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    artifact = args.artifact.resolve()
+    if not (artifact / "manifest.json").is_file():
+        raise BenchmarkError(f"{artifact} holds no manifest.json; build it with `modelpack build`")
+    shared = {"memory_mb": args.memory_mb, "timeout_s": 120.0}
+    variants = {
+        "naive": FunctionConfig(
+            handler=NAIVE_HANDLER, task_root=task_root_for(NAIVE_HANDLER), **shared
+        ),
+        "optimized": FunctionConfig(
+            handler=OPTIMIZED_HANDLER,
+            task_root=task_root_for(OPTIMIZED_HANDLER),
+            environment={"MODEL_DIR": str(artifact)},
+            **shared,
+        ),
+    }
+    samples: dict[str, list[InvocationResult]] = {name: [] for name in variants}
+    with step(logger, "cold starts", total=2 * args.runs, unit="starts") as progress:
+        for run_index in range(args.runs):
+            order = list(variants) if run_index % 2 == 0 else list(reversed(variants))
+            for name in order:
+                samples[name].append(cold_start(variants[name], args.payload))
+                progress.advance()
+    embeddings = {name: results[0].json()["embeddings"][0] for name, results in samples.items()}
+    warm: dict[str, list[float]] = {}
+    with step(logger, "warm requests", total=2 * args.warm_requests, unit="requests"):
+        for name, config in variants.items():
+            warm[name] = warm_latencies(config, args.payload, args.warm_requests)
+    with step(logger, "runtime dependency sizes (linux/arm64)"):
+        deps = dependency_sizes(args.pyproject, args.deps_cache)
+
+    def median(name: str, field: str) -> float:
+        values: list[float] = [getattr(r, field) for r in samples[name]]
+        return round(statistics.median(values), 1)
+
+    naive_cold = median("naive", "cold_start_ms")
+    optimized_cold = median("optimized", "cold_start_ms")
+    naive_rss = median("naive", "max_memory_used_mb")
+    optimized_rss = median("optimized", "max_memory_used_mb")
+    report: dict[str, Any] = {
+        "naive_cold_start_ms": naive_cold,
+        "optimized_cold_start_ms": optimized_cold,
+        "cold_start_speedup": round(naive_cold / optimized_cold, 2),
+        "naive_init_duration_ms": median("naive", "init_duration_ms"),
+        "optimized_init_duration_ms": median("optimized", "init_duration_ms"),
+        "naive_peak_rss_mb": naive_rss,
+        "optimized_peak_rss_mb": optimized_rss,
+        "peak_rss_ratio": round(optimized_rss / naive_rss, 3),
+        **deps,
+        "naive_warm_p50_ms": round(percentile(warm["naive"], 50), 2),
+        "naive_warm_p99_ms": round(percentile(warm["naive"], 99), 2),
+        "optimized_warm_p50_ms": round(percentile(warm["optimized"], 50), 2),
+        "optimized_warm_p99_ms": round(percentile(warm["optimized"], 99), 2),
+        "cosine_naive_vs_optimized": round(
+            _cosine(embeddings["naive"], embeddings["optimized"]), 4
+        ),
+        "samples": {
+            name: {
+                "cold_start_ms": [round(r.cold_start_ms or 0, 1) for r in results],
+                "init_duration_ms": [round(r.init_duration_ms or 0, 1) for r in results],
+                "peak_rss_mb": [round(r.max_memory_used_mb, 1) for r in results],
+            }
+            for name, results in samples.items()
+        },
+        "targets": TARGETS,
+        "settings": {
+            "artifact": str(artifact),
+            "runs": args.runs,
+            "warm_requests": args.warm_requests,
+            "memory_mb": args.memory_mb,
+            "payload": args.payload,
+            "naive_handler": NAIVE_HANDLER,
+            "optimized_handler": OPTIMIZED_HANDLER,
+            "cold_start_definition": "runtime process start to first response (median)",
+            "warm_latency_definition": "invocation handed to the runtime to its response",
+        },
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": len(os.sched_getaffinity(0)),
+        },
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([Path(sys.executable).name, "-m", __spec__.name, *sys.argv[1:]])
+        if __spec__
+        else "",
+    }
+    report["targets_met"] = {
+        "cold_start_speedup": report["cold_start_speedup"] >= TARGETS["cold_start_speedup_min"],
+        "peak_rss_ratio": report["peak_rss_ratio"] <= TARGETS["peak_rss_ratio_max"],
+        "runtime_deps_mb_arm64": (
+            report.get("runtime_deps_mb_arm64") is not None
+            and report["runtime_deps_mb_arm64"] <= TARGETS["runtime_deps_mb_max"]
+        ),
+    }
+    return report
+
+
+def dependency_sizes(pyproject: Path, cache: Path) -> dict[str, Any]:
+    """Installed sizes for linux/arm64; a failure is reported in the figures, not hidden."""
+    result: dict[str, Any] = {}
+    runtime = pinned_extra(pyproject, "runtime")
+    naive = [r for r in pinned_extra(pyproject, "build") if r.split("==")[0] in NAIVE_PACKAGES]
+    try:
+        size = measure(runtime, cache, no_deps=NO_DEPS, trim_patterns=RUNTIME_TRIM)
+        result["runtime_deps_mb_arm64"] = size.trimmed_mb
+        result["runtime_deps_untrimmed_mb_arm64"] = size.installed_mb
+        result["runtime_deps_packages_mb"] = size.packages
+    except RuntimeError as exc:
+        result["runtime_deps_mb_arm64"] = None
+        result["runtime_deps_error"] = str(exc)
+    try:
+        naive_size = measure(naive, cache, trim_patterns=CUDA_ONLY)
+        result["naive_runtime_deps_mb_arm64"] = naive_size.trimmed_mb
+        result["naive_runtime_deps_pypi_mb_arm64"] = naive_size.installed_mb
+        result["naive_runtime_deps_note"] = (
+            "PyPI's aarch64 torch wheel pulls CUDA libraries; naive_runtime_deps_mb_arm64 "
+            "leaves out the CUDA-only distributions, as a CPU-only torch install would"
+        )
+    except RuntimeError as exc:
+        result["naive_runtime_deps_mb_arm64"] = None
+        result["naive_runtime_deps_error"] = str(exc)
+    result["runtime_requirements"] = runtime
+    result["naive_requirements"] = naive
+    return result
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--artifact", type=Path, required=True, help="model artefact directory")
+    parser.add_argument("--report", type=Path, default=Path("reports/bench-cold-start.json"))
+    parser.add_argument("--runs", type=int, default=5, help="cold starts per variant")
+    parser.add_argument("--warm-requests", type=int, default=200)
+    parser.add_argument("--memory-mb", type=int, default=2048)
+    parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
+    parser.add_argument("--deps-cache", type=Path, default=Path(".cache/deps-size"))
+    parser.add_argument(
+        "--payload", type=_json_arg, default=DEFAULT_PAYLOAD, help="event as JSON text"
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warm_requests < 1:
+        parser.error("--runs and --warm-requests must be at least 1")
+    logs.configure()
+    try:
+        report = run(args)
+    except BenchmarkError as exc:
+        logs.event(logger, "benchmark failed", level=logging.ERROR, error=str(exc))
+        return 1
+    atomic.write_json(args.report, report)
+    logs.event(
+        logger,
+        "benchmark written",
+        report=str(args.report),
+        **{
+            k: report[k]
+            for k in (
+                "cold_start_speedup",
+                "naive_cold_start_ms",
+                "optimized_cold_start_ms",
+                "peak_rss_ratio",
+                "runtime_deps_mb_arm64",
+            )
+        },
+    )
+    return 0
+
+
+def _json_arg(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

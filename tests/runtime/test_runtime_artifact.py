@@ -1,0 +1,72 @@
+"""Artefact verification and the CPU sizing rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ml_runtime.artifact import ArtifactError, verify_artifact
+from ml_runtime.compute import intra_op_threads, vcpus_for_memory
+
+
+def test_valid_artifact_verifies(text_artifact: Path) -> None:
+    manifest = verify_artifact(text_artifact)
+    assert manifest.task == "sentence-embedding"
+    assert manifest.tokenizer_file == "tokenizer.json"
+    assert [s.name for s in manifest.inputs] == ["input_ids", "attention_mask"]
+
+
+def test_one_changed_byte_is_caught_and_named(artifact_copy: Path) -> None:
+    model = artifact_copy / "model.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"model\.onnx: sha256 .* \(corrupt\)"):
+        verify_artifact(artifact_copy)
+
+
+def test_truncated_and_missing_files_are_named(artifact_copy: Path) -> None:
+    tokenizer = artifact_copy / "tokenizer.json"
+    tokenizer.write_bytes(tokenizer.read_bytes()[:-10])
+    with pytest.raises(ArtifactError, match=r"tokenizer\.json: size"):
+        verify_artifact(artifact_copy)
+    tokenizer.unlink()
+    with pytest.raises(ArtifactError, match=r"tokenizer\.json is missing"):
+        verify_artifact(artifact_copy)
+
+
+def test_manifest_paths_cannot_escape_the_artifact(artifact_copy: Path) -> None:
+    manifest_path = artifact_copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["../outside"] = {"sha256": "0" * 64, "size_bytes": 1}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="must be relative and stay inside"):
+        verify_artifact(artifact_copy)
+
+
+def test_missing_manifest_and_garbage_manifest(artifact_copy: Path) -> None:
+    manifest_path = artifact_copy / "manifest.json"
+    manifest_path.write_text("{not json")
+    with pytest.raises(ArtifactError, match="unreadable"):
+        verify_artifact(artifact_copy)
+    manifest_path.unlink()
+    with pytest.raises(ArtifactError, match=r"manifest\.json is missing"):
+        verify_artifact(artifact_copy)
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "vcpus"), [(128, 1), (1769, 1), (2048, 1), (3008, 2), (5307, 3), (10240, 6)]
+)
+def test_vcpus_follow_lambda_memory_scaling(memory_mb: int, vcpus: int) -> None:
+    assert vcpus_for_memory(memory_mb) == vcpus
+
+
+def test_threads_never_exceed_the_cpus_the_process_may_use() -> None:
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    assert intra_op_threads(10240) == min(6, cpus)
+    assert intra_op_threads(1769) == 1
+    assert intra_op_threads(10240, override=3) == 3
