@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from build_support import atomic
-from tfoffline.schema_cache import cache_dir, ensure_schema
+from tfoffline.schema_cache import SCHEMA_ENV, CachedSchema, cache_dir, ensure_schema
 
 PROVIDER_ADDRESS = "registry.terraform.io/hashicorp/aws"
 CONFIG_NAME = "tfoffline.tfrc"
@@ -37,10 +37,12 @@ def _platform() -> str:
     return f"{platform.system().lower()}_{arch.get(machine, machine)}"
 
 
-def _write_launcher(path: Path) -> None:
+def _write_launcher(path: Path, cached: CachedSchema) -> None:
     atomic.write_text(
         path,
-        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m tfoffline.provider_server "$@"\n',
+        "#!/bin/sh\n"
+        f"{SCHEMA_ENV}={shlex.quote(cached.stem)} "
+        f'exec {shlex.quote(sys.executable)} -m tfoffline.provider_server "$@"\n',
     )
     path.chmod(0o755)
 
@@ -48,12 +50,13 @@ def _write_launcher(path: Path) -> None:
 def write_cli_config(directory: Path) -> Path:
     """Write the launcher and CLI configuration into ``directory``; return the config path."""
     # Extract before Terraform starts the plugin, not during its handshake.
-    version = ensure_schema().load()["provider_version"]
+    cached = ensure_schema()
+    version = cached.load()["provider_version"]
     plugin_dir = directory / "plugins"
-    _write_launcher(plugin_dir / LAUNCHER_NAME)
+    _write_launcher(plugin_dir / LAUNCHER_NAME, cached)
     mirror = directory / "mirror"
     package = mirror / PROVIDER_ADDRESS / version / _platform()
-    _write_launcher(package / f"{LAUNCHER_NAME}_v{version}")
+    _write_launcher(package / f"{LAUNCHER_NAME}_v{version}", cached)
     config = directory / CONFIG_NAME
     atomic.write_text(
         config,

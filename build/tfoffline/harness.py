@@ -113,9 +113,12 @@ class Session:
         env = {} if use_real_provider() else offline_env(workdir / "cli")
         return cls(binary=terraform_executable(), env=env, workdir=workdir)
 
-    def _test(self, tfdir: Path, run_dir: Path) -> tftest.TerraformTest:
-        copy = isolated_copy(Path(tfdir), run_dir)
-        return tftest.TerraformTest(str(copy), binary=str(self.binary), env=self.env)
+    def setup(self, tfdir: str | os.PathLike[str]) -> tftest.TerraformTest:
+        """An isolated copy of ``tfdir``, initialised; run further commands on it."""
+        copy = isolated_copy(Path(tfdir), self._run_dir(Path(tfdir).name))
+        test = tftest.TerraformTest(str(copy), binary=str(self.binary), env=self.env)
+        test.setup(cleanup_on_exit=False)
+        return test
 
     def _run_dir(self, name: str) -> Path:
         run_dir = self.workdir / "runs"
@@ -132,8 +135,7 @@ class Session:
 
         Raises ``tftest.TerraformTestError`` carrying Terraform's own diagnostics.
         """
-        test = self._test(Path(tfdir), self._run_dir(Path(tfdir).name))
-        test.setup(cleanup_on_exit=False)
+        test = self.setup(tfdir)
         test.execute_command("validate", "-no-color")
         plan: tftest.TerraformPlanOutput = test.plan(
             output=True, tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file
@@ -142,8 +144,7 @@ class Session:
 
     def validate(self, tfdir: str | os.PathLike[str]) -> dict[str, Any]:
         """``init`` then ``validate -json``; the JSON, whether or not the config is valid."""
-        test = self._test(Path(tfdir), self._run_dir(Path(tfdir).name))
-        test.setup(cleanup_on_exit=False)
+        test = self.setup(tfdir)
         result = subprocess.run(
             [str(self.binary), "validate", "-json", "-no-color"],
             cwd=test.tfdir,

@@ -20,16 +20,16 @@ import tempfile
 from concurrent import futures
 from typing import Any
 
-import grpc
+import grpc  # type: ignore[import-untyped]
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
-from tf.runner import _self_signed_cert
 from tf.utils import Diagnostics, read_dynamic_value, to_dynamic_value
 
 from tfoffline import data_sources
 from tfoffline.planning import ProviderSettings, plan_block
+from tfoffline.plugin_tls import server_credentials
 from tfoffline.policy_document import PolicyDocumentError
-from tfoffline.schema_cache import ensure_schema
+from tfoffline.schema_cache import CachedSchema, cached_schema_from_env, ensure_schema
 
 APPLY_REFUSED = (
     "This hashicorp/aws provider is the offline, plan-only stand-in used for tests: it "
@@ -48,14 +48,21 @@ def _error(summary: str, detail: str = "") -> Any:
 class PlanOnlyAwsProvider(rpc.ProviderServicer):  # type: ignore[misc]
     """gRPC servicer for the offline provider; holds the schema and provider settings."""
 
-    def __init__(self, schema: dict[str, Any], schema_response: bytes) -> None:
-        self.schema = schema
-        self.schema_response = schema_response
+    def __init__(self, cached: CachedSchema) -> None:
+        self.cached = cached
         self.settings = ProviderSettings(region=_env_region())
+        self._schema: dict[str, Any] | None = None
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        # Loaded on first plan or read: many provider starts only answer for the schema.
+        if self._schema is None:
+            self._schema = self.cached.load()
+        return self._schema
 
     # --- schema and configuration -------------------------------------------------
     def GetProviderSchema(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return pb.GetProviderSchema.Response.FromString(self.schema_response)
+        return pb.GetProviderSchema.Response.FromString(self.cached.proto_path.read_bytes())
 
     def ValidateProviderConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
         return pb.ValidateProviderConfig.Response()
@@ -151,8 +158,7 @@ def serve() -> None:
             "This is a Terraform provider plugin; Terraform starts it. To use it, run "
             "terraform with the CLI configuration from tfoffline (see its README)."
         )
-    cached = ensure_schema()
-    provider = PlanOnlyAwsProvider(cached.load(), cached.proto_path.read_bytes())
+    provider = PlanOnlyAwsProvider(cached_schema_from_env() or ensure_schema())
     watcher = _ShutdownWatcher()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
@@ -165,7 +171,7 @@ def serve() -> None:
     rpc.add_ProviderServicer_to_server(provider, server)
     with tempfile.TemporaryDirectory(prefix="tfoffline-aws-") as tmp:
         socket = f"{tmp}/plugin.sock"
-        cert_chain, credentials = _self_signed_cert()
+        cert_chain, credentials = server_credentials()
         server.add_secure_port(f"unix://{socket}", credentials)
         server.start()
         cert = base64.b64encode(cert_chain).decode().rstrip("=")

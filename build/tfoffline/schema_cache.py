@@ -33,9 +33,27 @@ class CachedSchema:
     proto_path: Path
     package_version: str
 
+    @property
+    def stem(self) -> str:
+        """The paths without their suffix, as ``TFOFFLINE_SCHEMA_CACHE`` takes them."""
+        return str(self.json_path.with_name(self.json_path.name.removesuffix(".json")))
+
     def load(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.json_path.read_text(encoding="utf-8"))
         return data
+
+
+# Set by the provider launcher so each provider start skips the package metadata lookup.
+SCHEMA_ENV = "TFOFFLINE_SCHEMA_CACHE"
+
+
+def cached_schema_from_env() -> CachedSchema | None:
+    """The cache named by ``TFOFFLINE_SCHEMA_CACHE`` (``<stem>`` of the .json/.pb pair)."""
+    stem = os.environ.get(SCHEMA_ENV)
+    if not stem:
+        return None
+    cached = CachedSchema(Path(f"{stem}.json"), Path(f"{stem}.pb"), "")
+    return cached if cached.json_path.is_file() and cached.proto_path.is_file() else None
 
 
 def cache_dir() -> Path:
