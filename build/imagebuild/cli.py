@@ -118,8 +118,10 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     cache = BlobCache(args.cache_dir or default_cache_dir())
     requirements = runtime_requirements(root / "pyproject.toml")
     code_dir = args.code_dir or root / "lambda_src" / "ml_runtime"
-    artifact = load_artifact(args.artifact or _build_artifact(cache.root, root))
     delays = tuple(float(d) for d in args.retry_delays.split(",") if d.strip())
+    # AWS first: a missing repository or credential is reported before minutes of work.
+    target = _target(settings, args.dry_run)
+    artifact = load_artifact(args.artifact or _build_artifact(cache.root, root))
     use_docker = args.builder == "docker" or (args.builder == "auto" and docker_daemon_available())
     event(
         logger,
@@ -130,7 +132,6 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         artifact=str(artifact.directory),
     )
 
-    target = _target(settings, args.dry_run)
     push_to = args.registry_url or (target.registry if target else None)
     client = None
     if push_to:

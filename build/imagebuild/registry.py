@@ -108,7 +108,10 @@ class RegistryClient:
         self._credentials = (username, password) if username is not None else None
         self._retry_delays = tuple(retry_delays)
         self._http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=10.0, read=timeout_s), retries=False
+            timeout=urllib3.Timeout(connect=10.0, read=timeout_s),
+            # Our own loop retries; urllib3 only follows redirects (registries send blob
+            # downloads to object storage) and drops Authorization when the host changes.
+            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
         )
         self._auth: dict[str, str] = {}  # repository -> Authorization header value
 
