@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 from pathlib import Path
 
 import jinja2
@@ -52,4 +53,15 @@ def write_build_context(
     shutil.copytree(
         code_dir, context / code_dir.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    # COPY keeps the context's modes, and the function runs as a non-root user: make
+    # everything readable, as the daemonless layers do.
+    for path in (context / "model", context / code_dir.name):
+        _normalise_modes(path)
     return context
+
+
+def _normalise_modes(root: Path) -> None:
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        executable = path.is_dir() or path.stat().st_mode & stat.S_IXUSR
+        path.chmod(0o755 if executable else 0o644)

@@ -332,6 +332,7 @@ def write_artifact(directory: Path, model_bytes: bytes) -> dict[str, Any]:
         "outputs": [{"name": "sentence_embedding", "dtype": "float32", "shape": ["batch", 4]}],
     }
     (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (directory / "manifest.json").chmod(0o600)  # the function's non-root user must still read it
     return manifest
 
 

@@ -67,6 +67,7 @@ def test_build_context_holds_the_runtime_extra_the_model_and_clean_code(tmp_path
     artifact = tmp_path / "artifact"
     artifact.mkdir()
     (artifact / "manifest.json").write_text("{}")
+    (artifact / "manifest.json").chmod(0o600)  # as a private temp directory leaves it
     code = tmp_path / "ml_runtime"
     (code / "__pycache__").mkdir(parents=True)
     (code / "__init__.py").write_text("")
@@ -84,7 +85,7 @@ def test_build_context_holds_the_runtime_extra_the_model_and_clean_code(tmp_path
     assert lines == requirements
     assert any(line.startswith("onnxruntime==") for line in lines)
     assert not any(line.split("==")[0] in {"torch", "transformers"} for line in lines)
-    assert (context / "model" / "manifest.json").is_file()
+    assert (context / "model" / "manifest.json").stat().st_mode & 0o777 == 0o644
     assert (context / "ml_runtime" / "__init__.py").is_file()
     assert not (context / "ml_runtime" / "__pycache__").exists()
 

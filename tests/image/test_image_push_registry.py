@@ -87,7 +87,8 @@ def test_push_pins_digest_and_layers_land_where_the_runtime_expects(
     rootfs = registry.unpack(reference, tmp_path / "unpacked")
     model = rootfs / "opt" / "ml" / "model" / "model.onnx"
     assert hashlib.sha256(model.read_bytes()).hexdigest() == pin["model_sha256"]
-    assert (rootfs / "opt" / "ml" / "model" / "manifest.json").is_file()
+    # Readable by the non-root user Lambda runs the function as, whatever the source mode.
+    assert (rootfs / "opt" / "ml" / "model" / "manifest.json").stat().st_mode & 0o777 == 0o644
     assert (rootfs / "var" / "task" / "ml_runtime" / "handler.py").is_file()
     assert not (rootfs / "var" / "task" / "ml_runtime" / "__pycache__").exists()
     # Wheels for the target platform (aarch64, CPython 3.12), picked without emulation.
