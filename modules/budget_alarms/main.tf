@@ -1,8 +1,12 @@
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  account_id     = data.aws_caller_identity.current.account_id
+  account_id = data.aws_caller_identity.current.account_id
+  topic_name = "${var.name}-alerts"
+  # Built from known parts so the topic policy renders at plan time for review.
+  topic_arn      = "arn:${data.aws_partition.current.partition}:sns:${data.aws_region.current.region}:${local.account_id}:${local.topic_name}"
   alarms_enabled = var.function_name != null
   alias_resource = "${coalesce(var.function_name, "none")}:${var.alias_name}"
 
@@ -14,7 +18,7 @@ locals {
 
 resource "aws_sns_topic" "alerts" {
   #checkov:skip=CKV_AWS_26:Encryption needs a customer managed key whose policy admits Budgets and CloudWatch (sns_kms_key_id); the AWS managed SNS key does not, so it cannot be the default.
-  name              = "${var.name}-alerts"
+  name              = local.topic_name
   kms_master_key_id = var.sns_kms_key_id
   tags              = var.tags
 }
@@ -25,7 +29,7 @@ data "aws_iam_policy_document" "alerts" {
     sid       = "AllowBudgetsPublish"
     effect    = "Allow"
     actions   = ["SNS:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.topic_arn]
 
     principals {
       type        = "Service"
@@ -49,7 +53,7 @@ data "aws_iam_policy_document" "alerts" {
     sid       = "AllowCloudWatchAlarmsPublish"
     effect    = "Allow"
     actions   = ["SNS:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.topic_arn]
 
     principals {
       type        = "Service"

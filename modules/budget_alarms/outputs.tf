@@ -18,3 +18,8 @@ output "alarm_names" {
     try(aws_cloudwatch_metric_alarm.pc_utilization[0].alarm_name, ""),
   ])
 }
+
+output "topic_policy_json" {
+  description = "Policy of the alerts topic (Budgets and CloudWatch may publish)."
+  value       = data.aws_iam_policy_document.alerts.json
+}

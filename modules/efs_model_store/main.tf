@@ -84,6 +84,7 @@ resource "aws_efs_file_system_policy" "this" {
 }
 
 resource "aws_security_group" "function" {
+  #checkov:skip=CKV2_AWS_5:Attached by the caller to the Lambda function's vpc_config (the ml_inference module does), outside this module.
   name        = "${var.name}-function"
   description = "Lambda function that mounts ${var.name}: NFS to the mount targets, HTTPS out"
   vpc_id      = var.vpc_id
