@@ -116,14 +116,20 @@ class Session:
     def setup(self, tfdir: str | os.PathLike[str]) -> tftest.TerraformTest:
         """An isolated copy of ``tfdir``, initialised; run further commands on it."""
         copy = isolated_copy(Path(tfdir), self._run_dir(Path(tfdir).name))
-        test = tftest.TerraformTest(str(copy), binary=str(self.binary), env=self.env)
-        test.setup(cleanup_on_exit=False)
+        # Pin the data dir inside the copy: a TF_DATA_DIR inherited from the caller's
+        # environment would otherwise be shared by every run.
+        env = {**self.env, "TF_DATA_DIR": str(copy / ".terraform")}
+        test = tftest.TerraformTest(str(copy), binary=str(self.binary), env=env)
+        try:
+            test.setup(cleanup_on_exit=False)
+        except tftest.TerraformTestError as exc:
+            raise _single_message(exc, f"terraform init failed for {tfdir}") from None
         return test
 
     def _run_dir(self, name: str) -> Path:
         run_dir = self.workdir / "runs"
         run_dir.mkdir(parents=True, exist_ok=True)
-        return Path(_mkdtemp(run_dir, name))
+        return Path(tempfile.mkdtemp(prefix=f"{_safe(name)}-", dir=run_dir))
 
     def plan(
         self,
@@ -133,26 +139,27 @@ class Session:
     ) -> tftest.TerraformPlanOutput:
         """``init``, ``validate``, ``plan -out`` and ``show -json``; the parsed plan.
 
-        Raises ``tftest.TerraformTestError`` carrying Terraform's own diagnostics.
+        Raises ``tftest.TerraformTestError`` whose message holds Terraform's diagnostics,
+        unwrapped (summary and detail of each error), then Terraform's full output.
         """
         test = self.setup(tfdir)
-        test.execute_command("validate", "-no-color")
-        plan: tftest.TerraformPlanOutput = test.plan(
-            output=True, tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file
-        )
+        try:
+            test.execute_command("validate", "-no-color")
+        except tftest.TerraformTestError as exc:
+            raise self._explain(test, exc, ["validate"], tfdir) from None
+        var_args = tftest.parse_args(tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file)
+        try:
+            plan: tftest.TerraformPlanOutput = test.plan(
+                output=True, tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file
+            )
+        except tftest.TerraformTestError as exc:
+            raise self._explain(test, exc, ["plan", "-input=false", *var_args], tfdir) from None
         return plan
 
     def validate(self, tfdir: str | os.PathLike[str]) -> dict[str, Any]:
         """``init`` then ``validate -json``; the JSON, whether or not the config is valid."""
         test = self.setup(tfdir)
-        result = subprocess.run(
-            [str(self.binary), "validate", "-json", "-no-color"],
-            cwd=test.tfdir,
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._run_json(test, ["validate"])
         try:
             data: dict[str, Any] = json.loads(result.stdout)
         except json.JSONDecodeError as exc:
@@ -161,6 +168,59 @@ class Session:
                 f"{result.stdout}\n{result.stderr}"
             ) from exc
         return data
+
+    def _run_json(
+        self, test: tftest.TerraformTest, args: list[str]
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.binary), *args, "-json", "-no-color"],
+            cwd=test.tfdir,
+            env={**os.environ, **test.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def _explain(
+        self,
+        test: tftest.TerraformTest,
+        exc: tftest.TerraformTestError,
+        args: list[str],
+        tfdir: str | os.PathLike[str],
+    ) -> tftest.TerraformTestError:
+        """Re-run a failed command with ``-json`` to quote its diagnostics unwrapped."""
+        diagnostics = _error_diagnostics(self._run_json(test, args).stdout)
+        quoted = "\n\n".join(
+            f"Error: {d.get('summary', '')}\n{d.get('detail', '')}".rstrip() for d in diagnostics
+        )
+        header = f"terraform {args[0]} failed for {tfdir}"
+        return _single_message(exc, f"{header}:\n\n{quoted}" if quoted else header)
+
+
+def _single_message(exc: tftest.TerraformTestError, header: str) -> tftest.TerraformTestError:
+    """One message string (tftest's two-argument error prints as an escaped tuple)."""
+    output = exc.args[0] if exc.args else ""
+    return tftest.TerraformTestError(f"{header}\n\nTerraform output:\n{output}")
+
+
+def _error_diagnostics(json_output: str) -> list[dict[str, Any]]:
+    """Error diagnostics from ``validate -json`` (one document) or ``plan -json`` (lines)."""
+    found: list[dict[str, Any]] = []
+    documents: list[Any] = []
+    try:
+        documents.append(json.loads(json_output))
+    except json.JSONDecodeError:
+        for line in json_output.splitlines():
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    for doc in documents:
+        if not isinstance(doc, dict):
+            continue
+        candidates = doc.get("diagnostics") or [doc.get("diagnostic")]
+        found.extend(d for d in candidates if isinstance(d, dict) and d.get("severity") == "error")
+    return found
 
 
 def _var_strings(tf_vars: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -176,6 +236,5 @@ def _var_strings(tf_vars: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _mkdtemp(parent: Path, name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "tf"
-    return tempfile.mkdtemp(prefix=f"{safe}-", dir=parent)
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "tf"

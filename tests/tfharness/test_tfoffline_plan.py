@@ -77,8 +77,12 @@ def test_failing_variable_validation_reports_terraform_message(
     with pytest.raises(tftest.TerraformTestError) as excinfo:
         tf_plan(CONFIGS / "small", tf_vars={"name": "No"})
     message = str(excinfo.value)
-    assert "Invalid value for variable" in message
-    assert "The name must start with a letter" in message
+    assert "Error: Invalid value for variable" in message
+    # The whole message, unwrapped, as the variable's validation block states it.
+    assert (
+        "The name must start with a letter and hold at least 4 lowercase letters, "
+        "digits or dashes." in message
+    )
 
 
 @pytest.mark.skipif(use_real_provider(), reason="the real provider would apply for real")

@@ -160,10 +160,15 @@ ATTRIBUTES = [
 ]
 
 
-@pytest.mark.parametrize(("resource", "path", "name", "kind", "tf_type"), ATTRIBUTES)
+def _case_id(case: tuple[Any, ...]) -> str:
+    return ".".join([case[0], *case[1], case[2]])
+
+
+@pytest.mark.parametrize("case", ATTRIBUTES, ids=_case_id)
 def test_attribute(
-    schema: dict[str, Any], resource: str, path: tuple[str, ...], name: str, kind: str, tf_type: Any
+    schema: dict[str, Any], case: tuple[str, tuple[str, ...], str, str, Any]
 ) -> None:
+    resource, path, name, kind, tf_type = case
     attribute = _block(schema, resource, *path)["attributes"][name]
     assert _kind(attribute) == kind
     assert attribute["type"] == tf_type
@@ -204,16 +209,11 @@ BLOCKS = [
 ]
 
 
-@pytest.mark.parametrize(("resource", "path", "name", "mode", "min_items", "max_items"), BLOCKS)
+@pytest.mark.parametrize("case", BLOCKS, ids=_case_id)
 def test_block(
-    schema: dict[str, Any],
-    resource: str,
-    path: tuple[str, ...],
-    name: str,
-    mode: str,
-    min_items: int,
-    max_items: int,
+    schema: dict[str, Any], case: tuple[str, tuple[str, ...], str, str, int, int]
 ) -> None:
+    resource, path, name, mode, min_items, max_items = case
     parent = _block(schema, resource, *path)
     assert name not in parent.get("attributes", {})
     block = parent["block_types"][name]
