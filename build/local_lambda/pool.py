@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import queue
 import subprocess
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 from local_lambda.environment import ExecutionEnvironment, FunctionConfig, InvocationResult
 
@@ -19,12 +20,15 @@ class EnvironmentPool:
         self,
         config: FunctionConfig,
         size: int,
-        logs: IO[Any] | int | None = subprocess.DEVNULL,
+        log_dir: Path | None = None,
     ) -> None:
+        """``log_dir``: each environment's output goes to its own file there (else dropped)."""
         self.config = config
-        self.logs = logs
+        self.log_dir = log_dir
+        self._spawned = 0
         self.environments: list[ExecutionEnvironment] = []
         self._idle: queue.Queue[ExecutionEnvironment] = queue.Queue()
+        self._sinks: list[Any] = []
         self.size = size
 
     def __enter__(self) -> EnvironmentPool:
@@ -57,8 +61,16 @@ class EnvironmentPool:
     def stop(self) -> None:
         for env in self.environments:
             env.stop()
+        for sink in self._sinks:
+            sink.close()
 
     def _spawn(self) -> ExecutionEnvironment:
-        env = ExecutionEnvironment(self.config, self.logs)
+        self._spawned += 1
+        logs: Any = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            logs = (self.log_dir / f"environment-{self._spawned}.log").open("wb")
+            self._sinks.append(logs)
+        env = ExecutionEnvironment(self.config, logs)
         env.start()
         return env

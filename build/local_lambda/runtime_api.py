@@ -64,6 +64,9 @@ class RuntimeApiState:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # the runtime client keeps its connection alive
+    # Headers and body go out in separate writes: with Nagle's algorithm on, the body
+    # waits for the client's delayed ACK (~40 ms) on every invocation.
+    disable_nagle_algorithm = True
     server: RuntimeApiServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -101,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         state = self.server.state
         if self.path == f"{API_PREFIX}/init/error":
-            state.init_error = InitError(self._error_type(), body)
+            state.init_error = InitError(self._error_type(body), body)
             state.ready.set()
             self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
             return
@@ -117,12 +120,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         invocation.answered_at = time.perf_counter()
         invocation.body = body
-        invocation.error_type = self._error_type() if kind == "error" else None
+        invocation.error_type = self._error_type(body) if kind == "error" else None
         self._reply(HTTPStatus.ACCEPTED, {"status": "OK"})
         invocation.done.set()
 
-    def _error_type(self) -> str:
-        return self.headers.get("Lambda-Runtime-Function-Error-Type") or "Unhandled"
+    def _error_type(self, body: bytes) -> str:
+        """The error's type: the header if the client sent one, else the body's errorType."""
+        header = self.headers.get("Lambda-Runtime-Function-Error-Type")
+        if header:
+            return header
+        try:
+            declared = json.loads(body).get("errorType")
+        except (ValueError, AttributeError):
+            declared = None
+        return declared if isinstance(declared, str) and declared else "Unhandled"
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

@@ -252,3 +252,47 @@ def upload(s3_client: Any) -> Any:
         return upload_artifact(s3_client, directory, bucket, prefix)
 
     return _upload
+
+
+# --- in-process services ------------------------------------------------------------------
+
+
+class FakeContext:
+    """What the handler reads from Lambda's context object."""
+
+    def __init__(self, request_id: str = "test-request") -> None:
+        self.aws_request_id = request_id
+        self.function_name = "test-function"
+        self.memory_limit_in_mb = 2048
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+
+
+def make_service(artifact: Path, **env: str) -> Any:
+    import time
+
+    from ml_runtime.bootstrap import initialise
+    from ml_runtime.config import RuntimeConfig
+
+    config = RuntimeConfig.from_environment({"MODEL_DIR": str(artifact), **env})
+    return initialise(time.perf_counter(), config=config)
+
+
+@pytest.fixture(scope="session")
+def text_service(text_artifact: Path) -> Any:
+    return make_service(text_artifact, MAX_RECORDS_PER_REQUEST="8", MAX_TEXT_CHARS="200")
+
+
+@pytest.fixture(scope="session")
+def tensor_service(tensor_artifact: Path) -> Any:
+    return make_service(tensor_artifact)
+
+
+@pytest.fixture(scope="session")
+def context() -> FakeContext:
+    return FakeContext()
+
+
+@pytest.fixture(scope="session")
+def service_factory() -> Any:
+    """``service_factory(artifact, **env)``: a freshly initialised inference service."""
+    return make_service

@@ -1,0 +1,237 @@
+"""The local Lambda emulator: real awslambdaric processes against the local Runtime API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_lambda.environment import (
+    EnvironmentFailedError,
+    ExecutionEnvironment,
+    FunctionConfig,
+    task_root_for,
+)
+from local_lambda.pool import EnvironmentPool
+
+HANDLER = "ml_runtime.handler.lambda_handler"
+FAULTY = """
+import os
+import time
+
+
+def sleepy(event, context):
+    time.sleep(event.get("sleep", 0))
+    return {"slept": event.get("sleep", 0), "remaining_ms": context.get_remaining_time_in_millis()}
+
+
+def crash(event, context):
+    if event.get("crash"):
+        os._exit(3)
+    return {"pid": os.getpid()}
+"""
+
+
+def runtime_config(artifact: Path | None, **env: str) -> FunctionConfig:
+    environment = {"MODEL_DIR": str(artifact) if artifact else "/nonexistent", **env}
+    return FunctionConfig(
+        handler=HANDLER, task_root=task_root_for(HANDLER), environment=environment, timeout_s=20
+    )
+
+
+@pytest.fixture
+def faulty_root(tmp_path: Path) -> Path:
+    root = tmp_path / "task"
+    root.mkdir()
+    (root / "faulty_handler.py").write_text(FAULTY)
+    return root
+
+
+def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local_lambda.cli",
+            "invoke",
+            "--artifact",
+            str(text_artifact),
+            "--payload",
+            '{"texts": ["hello lambda"]}',
+            "--memory-mb",
+            "3008",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    body, report = run.stdout.rsplit("\n", 2)[0], run.stdout.strip().splitlines()[-1]
+    assert len(json.loads(body)["embeddings"][0]) == 8
+    assert report.startswith("REPORT RequestId: ")
+    for field in (
+        "Duration:",
+        "Billed Duration:",
+        "Memory Size: 3008 MB",
+        "Max Memory Used:",
+        "Init Duration:",
+    ):
+        assert field in report
+    logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    loaded = next(entry for entry in logs if entry.get("message") == "model loaded")
+    assert loaded["intra_op_threads"] == min(2, len(__import__("os").sched_getaffinity(0)))
+    metric_names = {
+        m["Name"]
+        for e in logs
+        if "_aws" in e
+        for d in e["_aws"]["CloudWatchMetrics"]
+        for m in d["Metrics"]
+    }
+    assert {
+        "ColdStart",
+        "InitDuration",
+        "ModelLoadTime",
+        "ModelSourceServed",
+        "InferenceTime",
+        "BatchSize",
+    } <= metric_names
+
+
+def test_cli_refuses_an_invalid_event() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "local_lambda.cli", "invoke", "--payload", "{nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "not valid JSON" in run.stderr
+
+
+def test_init_failure_names_every_model_source(tmp_path: Path) -> None:
+    config = runtime_config(None, MODEL_EFS_DIR="/mnt/absent-model")
+    with ExecutionEnvironment(config) as env:
+        with pytest.raises(EnvironmentFailedError) as caught:
+            env.wait_ready()
+        result = env.invoke({"texts": ["x"]})
+    message = str(caught.value)
+    assert "no usable model artefact" in message
+    for source in ("baked (/nonexistent)", "efs (/mnt/absent-model)", "s3 (not configured)"):
+        assert source in message
+    assert not result.ok
+
+
+def test_model_served_from_s3_through_the_real_runtime_client(
+    text_artifact: Path, s3_env: dict[str, str], upload: Any, bucket: str, tmp_path: Path
+) -> None:
+    uri = upload(text_artifact, bucket, "models/tiny/")
+    config = runtime_config(
+        None, MODEL_S3_URI=uri, MODEL_CACHE_DIR=str(tmp_path / "cache"), **s3_env
+    )
+    log = tmp_path / "function.log"
+    with log.open("wb") as sink, ExecutionEnvironment(config, logs=sink) as env:
+        health = env.invoke(
+            {
+                "version": "2.0",
+                "rawPath": "/health",
+                "body": None,
+                "requestContext": {"http": {"method": "GET"}},
+            }
+        )
+    assert json.loads(health.json()["body"])["model_source"] == "s3"
+    served = [
+        json.loads(line) for line in log.read_text().splitlines() if "ModelSourceServed" in line
+    ]
+    assert served and served[0]["ModelSource"] == "s3"
+
+
+def test_malformed_raw_events_never_take_the_environment_down(text_artifact: Path) -> None:
+    raw_events = [
+        b"",
+        b"{",
+        b"\xff\xfe\x00",
+        b"[" * 50_000,
+        b'"\\ud800"',
+        b"null",
+        b"12",
+        json.dumps({"texts": ["\ud800"]}).encode(),
+        b'{"texts": [' + b'"a",' * 5000 + b'"a"]}',
+    ]
+    with ExecutionEnvironment(runtime_config(text_artifact)) as env:
+        env.wait_ready()
+        pid = env.process.pid if env.process else None
+        for raw in raw_events:
+            answer = env.invoke(raw)
+            assert answer.error_type in {None, "Runtime.UnmarshalError"}, (raw[:20], answer)
+            if answer.ok:
+                body = answer.json()
+                assert body["statusCode"] == 400 and body["error"]["message"]
+        assert env.invoke({"texts": ["still serving"]}).ok
+        rejected = env.invoke({"texts": "nope"})
+        assert rejected.json()["statusCode"] == 400
+        assert env.alive and env.process is not None and env.process.pid == pid
+
+
+def test_function_timeout_and_crash_are_reported_like_lambda(faulty_root: Path) -> None:
+    sleepy = FunctionConfig(handler="faulty_handler.sleepy", task_root=faulty_root, timeout_s=1.0)
+    with ExecutionEnvironment(sleepy) as env:
+        quick = env.invoke({"sleep": 0})
+        assert quick.ok and 0 < quick.json()["remaining_ms"] <= 1000
+        slow = env.invoke({"sleep": 5})
+        assert slow.error_type == "Sandbox.Timedout"
+        assert "Task timed out after 1.00 seconds" in slow.body.decode()
+        assert not env.alive
+    crashy = FunctionConfig(handler="faulty_handler.crash", task_root=faulty_root)
+    with EnvironmentPool(crashy, size=1) as pool:
+        first_pid = pool.invoke({})
+        crashed = pool.invoke({"crash": True})
+        assert crashed.error_type == "Runtime.ExitError"
+        replaced = pool.invoke({})  # a fresh environment took the dead one's place
+        assert replaced.ok and replaced.json()["pid"] != first_pid.json()["pid"]
+
+
+def test_parallel_load_on_several_environments(text_artifact: Path, tmp_path: Path) -> None:
+    """1,000+ requests over 3 environments: no errors, no memory growth per request."""
+    requests = 1200
+    events: list[Any] = [
+        {"texts": [f"cold starts {i}", "warm"]}
+        if i % 2
+        else {
+            "version": "2.0",
+            "rawPath": "/embed",
+            "body": json.dumps({"texts": [f"hello {i}"]}),
+            "requestContext": {"http": {"method": "POST"}},
+        }
+        for i in range(requests)
+    ]
+    config = runtime_config(text_artifact)
+    with (
+        EnvironmentPool(config, 3, tmp_path / "logs") as pool,
+        ThreadPoolExecutor(max_workers=6) as workers,
+    ):
+        warm_up = list(workers.map(pool.invoke, events[:150]))
+        before = [env.memory_mb()[0] for env in pool.environments]
+        results = list(workers.map(pool.invoke, events))
+        after = [env.memory_mb()[0] for env in pool.environments]
+    failures = [r for r in warm_up + results if not r.ok or "error" in r.body.decode()[:20]]
+    assert not failures, failures[:3]
+    served_by_each = requests / 3
+    for rss_before, rss_after in zip(before, after, strict=True):
+        # Under 8 KB per request: a per-request leak of even one small payload would show.
+        assert rss_after - rss_before < served_by_each * 8 / 1024, (before, after)
+    lines = [
+        json.loads(line)
+        for log in (tmp_path / "logs").glob("*.log")
+        for line in log.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    # Every invocation's metrics carry its request id: logs can be joined to requests.
+    metric_ids = {line.get("request_id") for line in lines if "InferenceTime" in line}
+    assert metric_ids == {r.request_id for r in warm_up + results}
