@@ -323,17 +323,19 @@ class RegistryClient:
             return
         if scheme.lower() != "bearer" or "realm" not in params:
             raise RegistryAuthError(f"{self.host} asked for unsupported authentication {header!r}")
-        query = {"service": params.get("service", self.host)}
-        query["scope"] = params.get("scope", f"repository:{repository}:pull,push")
+        # A challenge may name several scopes (a cross-repository mount needs two); the
+        # token protocol wants one `scope` parameter each.
+        scopes = params.get("scope", f"repository:{repository}:pull,push").split()
+        query = urlencode(
+            [("service", params.get("service", self.host))] + [("scope", s) for s in scopes]
+        )
         token_headers = {}
         if self._credentials is not None:
             user, password = self._credentials
             basic = base64.b64encode(f"{user}:{password}".encode()).decode()
             token_headers["Authorization"] = f"Basic {basic}"
         try:
-            answer = self._http.request(
-                "GET", f"{params['realm']}?{urlencode(query)}", headers=token_headers
-            )
+            answer = self._http.request("GET", f"{params['realm']}?{query}", headers=token_headers)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _TransientError(f"token service {params['realm']}: {exc}") from exc
         if answer.status in {401, 403}:

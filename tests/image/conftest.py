@@ -8,17 +8,23 @@ does not depend on the code under test.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
 import gzip
 import hashlib
+import http.server
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
 import tarfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +34,10 @@ from typing import Any
 import bcrypt
 import boto3
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 from moto.server import ThreadedMotoServer
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -74,6 +84,7 @@ class LocalRegistry:
     password: str = ECR_PASSWORD
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    token_service: TokenService | None = None  # Bearer tokens instead of basic auth
 
     @property
     def host(self) -> str:
@@ -99,6 +110,8 @@ class LocalRegistry:
             "http": {"addr": self.host},
             "auth": {"htpasswd": {"realm": "test-registry", "path": str(htpasswd)}},
         }
+        if self.token_service is not None:
+            config["auth"] = {"token": self.token_service.registry_config()}
         config_file = self.root / "config.yml"
         config_file.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
         log = (self.root / "registry.log").open("ab")
@@ -159,14 +172,120 @@ class LocalRegistry:
         return bundle / "rootfs"
 
 
+class TokenService:
+    """The token server of the registry's Bearer scheme (as public.ecr.aws and Docker Hub
+    use): checks basic credentials, grants the requested scope in an RS256 JWT whose
+    certificate the registry trusts."""
+
+    issuer = "test-token-issuer"
+    service = "test-registry"
+
+    def __init__(self, root: Path, password: str = ECR_PASSWORD) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.password = password
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test token signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.bundle = root / "token-signer.pem"
+        self.bundle.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
+        self.requests: list[str] = []
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # the token endpoint
+                service.requests.append(self.path)
+                expected = (
+                    "Basic " + base64.b64encode(f"{ECR_USER}:{service.password}".encode()).decode()
+                )
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                body = json.dumps({"token": service.token(query.get("scope", []))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def realm(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/token"
+
+    def registry_config(self) -> dict[str, str]:
+        return {
+            "realm": self.realm,
+            "service": self.service,
+            "issuer": self.issuer,
+            "rootcertbundle": str(self.bundle),
+        }
+
+    def token(self, scopes: list[str]) -> str:
+        access = []
+        for scope in (item for value in scopes for item in value.split()):
+            kind, name, actions = scope.split(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": ECR_USER,
+            "aud": self.service,
+            "iat": now,
+            "nbf": now - 10,
+            "exp": now + 300,
+            "jti": os.urandom(8).hex(),
+            "access": access,
+        }
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
+        signing_input = (
+            f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        )
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64url(signature)}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 @contextlib.contextmanager
-def running_registry(root: Path, password: str = ECR_PASSWORD) -> Iterator[LocalRegistry]:
-    registry = LocalRegistry(root, password)
+def running_registry(
+    root: Path, password: str = ECR_PASSWORD, bearer: bool = False
+) -> Iterator[LocalRegistry]:
+    """A registry with basic auth, or (``bearer=True``) one that hands out tokens."""
+    tokens = TokenService(root / "token-service", password) if bearer else None
+    registry = LocalRegistry(root, password, token_service=tokens)
     registry.start()
     try:
         yield registry
     finally:
         registry.stop()
+        if tokens is not None:
+            tokens.stop()
 
 
 @pytest.fixture
@@ -293,10 +412,10 @@ def skopeo_copy(layout: Path, name: str, destination: str) -> None:
               f"docker://{destination}"])  # fmt: skip
 
 
-@pytest.fixture
-def base_image(registry: LocalRegistry, tmp_path: Path) -> str:
-    """A two-platform base image (index: arm64 + amd64) and an amd64-only one, pushed."""
-    layout = OciLayout(tmp_path / "base-layout")
+def publish_base_image(registry: LocalRegistry, work: Path) -> str:
+    """Push a two-platform base image (index: arm64 + amd64) as ``lambda/python:3.12`` and
+    an amd64-only one as ``lambda/python:amd64-only``; returns the first reference."""
+    layout = OciLayout(work / f"base-layout-{registry.port}")
     arm64 = layout.image("arm64", "arm64 runtime")
     amd64 = layout.image("amd64", "amd64 runtime")
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [arm64, amd64]}
@@ -305,6 +424,17 @@ def base_image(registry: LocalRegistry, tmp_path: Path) -> str:
     skopeo_copy(layout.root, "3.12", f"{registry.host}/{BASE_REPOSITORY}:3.12")
     skopeo_copy(layout.root, "amd64-only", f"{registry.host}/{BASE_REPOSITORY}:amd64-only")
     return f"{registry.host}/{BASE_REPOSITORY}:3.12"
+
+
+@pytest.fixture
+def publish_base(tmp_path: Path) -> Callable[[LocalRegistry], str]:
+    """Push the base image fixture into another registry: ``publish_base(registry)``."""
+    return lambda registry: publish_base_image(registry, tmp_path)
+
+
+@pytest.fixture
+def base_image(registry: LocalRegistry, tmp_path: Path) -> str:
+    return publish_base_image(registry, tmp_path)
 
 
 # ---- project inputs --------------------------------------------------------------------

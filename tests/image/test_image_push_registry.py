@@ -234,3 +234,27 @@ def test_dry_run_shows_the_plan_and_pushes_nothing(
     assert "linux/amd64" in plan["layers"][0]["description"]
     assert not project.pin_file("staging").exists()
     assert registry.tag_digest(project.repository, plan["tags"][0]) is None
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_registries_that_hand_out_bearer_tokens_work_and_reject_bad_credentials(
+    push: Push,
+    project: Project,
+    start_registry: Callable[..., AbstractContextManager[LocalRegistry]],
+    publish_base: Callable[[LocalRegistry], str],
+    tmp_path: Path,
+) -> None:
+    # The scheme public.ecr.aws (the default base image's registry) uses.
+    with start_registry(tmp_path / "bearer", bearer=True) as bearer:
+        code, report, err = push(bearer, publish_base(bearer))
+        assert code == 0, err
+        assert (
+            bearer.tag_digest(project.repository, f"dev-{report['digest'][7:19]}")
+            == (report["digest"])
+        )
+        assert bearer.token_service is not None
+        assert any("scope=repository%3Aml-dev%3A" in path for path in bearer.token_service.requests)
+    with start_registry(tmp_path / "bearer-denied", password="other", bearer=True) as denied:
+        code, _, err = push(denied, f"{denied.host}/{project.base_repository}:3.12")
+    assert code == 1
+    assert "rejected the credentials" in err
