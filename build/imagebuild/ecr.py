@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 
 from imagebuild.errors import AwsError, RepositoryNotFoundError
 from imagebuild.settings import EnvironmentSettings
@@ -57,6 +58,9 @@ def ecr_target(settings: EnvironmentSettings) -> EcrTarget:
         ) from exc
     except botocore.exceptions.EndpointConnectionError as exc:
         raise AwsError(f"cannot reach AWS in {region}: {exc}") from exc
+    except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
+        # Profiles, SSO, TLS, or an endpoint that is not an AWS API at all.
+        raise AwsError(f"AWS call failed in {region}: {exc}") from exc
     username, _, password = base64.b64decode(auth["authorizationToken"]).decode().partition(":")
     registry = urlsplit(auth["proxyEndpoint"]).netloc or auth["proxyEndpoint"]
     return EcrTarget(account, region, registry, settings.ecr_repository_name, username, password)

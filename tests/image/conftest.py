@@ -85,6 +85,7 @@ class LocalRegistry:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     token_service: TokenService | None = None  # Bearer tokens instead of basic auth
+    anonymous: bool = False  # no authentication at all, like a public registry
 
     @property
     def host(self) -> str:
@@ -112,6 +113,8 @@ class LocalRegistry:
         }
         if self.token_service is not None:
             config["auth"] = {"token": self.token_service.registry_config()}
+        if self.anonymous:
+            del config["auth"]
         config_file = self.root / "config.yml"
         config_file.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
         log = (self.root / "registry.log").open("ab")
@@ -274,11 +277,11 @@ def _b64url(data: bytes) -> str:
 
 @contextlib.contextmanager
 def running_registry(
-    root: Path, password: str = ECR_PASSWORD, bearer: bool = False
+    root: Path, password: str = ECR_PASSWORD, bearer: bool = False, anonymous: bool = False
 ) -> Iterator[LocalRegistry]:
-    """A registry with basic auth, or (``bearer=True``) one that hands out tokens."""
+    """A registry with basic auth, one that hands out tokens (``bearer``), or none."""
     tokens = TokenService(root / "token-service", password) if bearer else None
-    registry = LocalRegistry(root, password, token_service=tokens)
+    registry = LocalRegistry(root, password, token_service=tokens, anonymous=anonymous)
     registry.start()
     try:
         yield registry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -258,3 +259,27 @@ def test_registries_that_hand_out_bearer_tokens_work_and_reject_bad_credentials(
         code, _, err = push(denied, f"{denied.host}/{project.base_repository}:3.12")
     assert code == 1
     assert "rejected the credentials" in err
+
+
+def test_dry_run_works_without_aws(
+    *,
+    push: Push,
+    project: Project,
+    start_registry: Callable[..., AbstractContextManager[LocalRegistry]],
+    publish_base: Callable[[LocalRegistry], str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with start_registry(tmp_path / "public", anonymous=True) as public:  # like public.ecr.aws
+        code, plan, err = push(public, publish_base(public), "--dry-run")
+    assert code == 0, err
+    assert "dry run without registry access" in err and "cannot reach AWS" in err
+    assert plan["dry_run"] is True and len(plan["layers"]) == 3
+    assert not project.pin_file().exists()
