@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from imagebuild.registry import DEFAULT_RETRY_DELAYS, INDEX_TYPES, ImageReferenc
 from imagebuild.settings import EnvironmentSettings, load_settings
 
 logger = logging.getLogger("push_image")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,7 +71,11 @@ def parser() -> argparse.ArgumentParser:
         help="auto: Docker buildx when a daemon answers, otherwise daemonless",
     )
     cli.add_argument(
-        "--tag", action="append", default=[], help="extra tag, moved after the push (repeatable)"
+        "--tag",
+        action="append",
+        default=[],
+        type=_tag,
+        help="extra tag, moved after the push (repeatable)",
     )
     cli.add_argument(
         "--code-dir", type=Path, help="the function's package (default: lambda_src/ml_runtime)"
@@ -86,10 +92,31 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "--retry-delays",
-        default=",".join(str(d) for d in DEFAULT_RETRY_DELAYS),
+        type=_delays,
+        default=DEFAULT_RETRY_DELAYS,
         help="seconds between registry retries, comma-separated (default: %(default)s)",
     )
     return cli  # fmt: skip
+
+
+def _tag(text: str) -> str:
+    if not _TAG.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a valid tag (letters, digits, '_', '.', '-'; at most 128)"
+        )
+    return text
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of seconds"
+        ) from None
+    if any(delay < 0 for delay in delays):
+        raise argparse.ArgumentTypeError("retry delays cannot be negative")
+    return delays
 
 
 def main(argv: list[str] | None = None, project_root: Path | None = None) -> int:
@@ -118,7 +145,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     cache = BlobCache(args.cache_dir or default_cache_dir())
     requirements = runtime_requirements(root / "pyproject.toml")
     code_dir = args.code_dir or root / "lambda_src" / "ml_runtime"
-    delays = tuple(float(d) for d in args.retry_delays.split(",") if d.strip())
+    delays: tuple[float, ...] = args.retry_delays
     # AWS first: a missing repository or credential is reported before minutes of work.
     target = _target(settings, args.dry_run)
     artifact = load_artifact(args.artifact or _build_artifact(cache.root, root))
