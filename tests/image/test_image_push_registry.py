@@ -283,3 +283,15 @@ def test_dry_run_works_without_aws(
     assert "dry run without registry access" in err and "cannot reach AWS" in err
     assert plan["dry_run"] is True and len(plan["layers"]) == 3
     assert not project.pin_file().exists()
+
+
+@pytest.mark.usefixtures("ecr_repository")
+def test_docker_builder_dry_run_renders_the_dockerfile_for_the_environment(
+    push: Push, project: Project, registry: LocalRegistry, base_image: str
+) -> None:
+    code, plan, err = push(registry, base_image, "--builder", "docker", "--dry-run")
+    assert code == 0, err
+    assert plan["builder"] == "docker"
+    assert f"FROM --platform=linux/arm64 {base_image} AS function" in plan["dockerfile"]
+    assert plan["target"] == f"{registry.host}/{project.repository}"
+    assert not project.pin_file().exists()
