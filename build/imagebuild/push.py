@@ -44,6 +44,8 @@ class PushReport:
     uploaded: list[str] = field(default_factory=list)
     mounted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    manifest_pushed: bool = False
+    tags_moved: list[str] = field(default_factory=list)
 
     @property
     def image_uri(self) -> str:
@@ -122,9 +124,15 @@ def push_image(
                 digest=blob.digest,
                 size=blob.size,
             )
-    client.put_manifest(repository, image.digest, image.composed.manifest, OCI_MANIFEST)
+    # Nothing is rewritten that already points at this image: an unchanged image costs
+    # only HEAD requests, and immutable ECR tags are never written twice.
+    if client.manifest_digest(repository, image.digest) != image.digest:
+        client.put_manifest(repository, image.digest, image.composed.manifest, OCI_MANIFEST)
+        report.manifest_pushed = True
     for tag in tags:
-        client.put_manifest(repository, tag, image.composed.manifest, OCI_MANIFEST)
+        if client.manifest_digest(repository, tag) != image.digest:
+            client.put_manifest(repository, tag, image.composed.manifest, OCI_MANIFEST)
+            report.tags_moved.append(tag)
     event(
         logger,
         "image pushed",

@@ -112,6 +112,8 @@ def test_same_inputs_same_digest_and_code_change_uploads_only_the_code_layer(
     assert code == 0, err
     assert again["digest"] == first["digest"]
     assert again["uploaded_bytes"] == 0 and again["uploaded"] == []
+    assert first["manifest_pushed"] and first["tags_moved"] == [f"dev-{first['digest'][7:19]}"]
+    assert not again["manifest_pushed"] and again["tags_moved"] == []  # nothing rewritten
 
     (project.code / "handler.py").write_text(
         "def lambda_handler(event, context):\n    return {'ok': 2}\n", encoding="utf-8"
