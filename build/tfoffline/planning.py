@@ -5,7 +5,8 @@ state, null where unset). An attribute the configuration leaves null and the sch
 marks ``computed`` is something only the cloud knows, so it becomes unknown until
 apply, at any depth of nested blocks and nested attributes. Two attributes the real
 provider does know at plan time are filled in: ``region`` (from the provider
-configuration) and ``tags_all`` (provider ``default_tags`` merged with ``tags``).
+configuration) and ``tags_all`` (provider ``default_tags`` merged with ``tags``, when
+that merge holds any tag).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def _is_known(value: Any) -> bool:
 
 
 def _tags_all(settings: ProviderSettings, tags: Any) -> Any:
+    # As the provider's SetTagsDiff: known when the merge has tags, else computed.
     if not _is_known(tags):
         return Unknown
     merged = dict(settings.default_tags)
     merged.update(tags or {})
-    return merged
+    return merged or Unknown
 
 
 # Given an attribute's name and schema, the value to plan for it when left unset.

@@ -51,6 +51,9 @@ def test_region_and_tags_all_are_known_at_plan_time(
     topic = small_plan.resource_changes["aws_sns_topic.alerts"]["change"]["after"]
     assert topic["region"] == "eu-west-1"
     assert topic["tags_all"] == {"owner": "ml", "project": "tfoffline"}
+    # Provider default_tags alone are enough for tags_all to be known.
+    fn = small_plan.resource_changes["aws_lambda_function.fn"]["change"]["after"]
+    assert fn["tags_all"] == {"project": "tfoffline"}
 
 
 def test_policy_document_is_rendered(small_plan: tftest.TerraformPlanOutput) -> None:
