@@ -55,6 +55,16 @@ def _line_of(text: str) -> int:
             'attribute "provisioned_concurrent_executions": number required',
         ),
         (
+            '"missing_block"',
+            "Insufficient scalable_target_action blocks",
+            'At least 1 "scalable_target_action" blocks are required.',
+        ),
+        (
+            "# the second one",
+            "Too many image_scanning_configuration blocks",
+            'No more than 1 "image_scanning_configuration" blocks are allowed',
+        ),
+        (
             "aws_sqs_queue.nowhere",
             "Reference to undeclared resource",
             'A managed resource "aws_sqs_queue" "nowhere" has not been declared',
@@ -70,4 +80,4 @@ def test_rejected_with_terraform_diagnostic(
 
 
 def test_nothing_else_is_reported(diagnostics: list[dict[str, Any]]) -> None:
-    assert len(diagnostics) == 6, diagnostics
+    assert len(diagnostics) == 8, diagnostics

@@ -44,3 +44,23 @@ resource "aws_lambda_provisioned_concurrency_config" "wrong_type" {
 resource "aws_sns_topic" "undeclared_reference" {
   name = aws_sqs_queue.nowhere.name
 }
+
+# Required block missing (scalable_target_action: min_items = 1).
+resource "aws_appautoscaling_scheduled_action" "missing_block" {
+  name               = "peak"
+  service_namespace  = "lambda"
+  resource_id        = "function:f:live"
+  scalable_dimension = "lambda:function:ProvisionedConcurrency"
+  schedule           = "cron(0 8 * * ? *)"
+}
+
+# Too many blocks (image_scanning_configuration: max_items = 1).
+resource "aws_ecr_repository" "too_many_blocks" {
+  name = "r2"
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+  image_scanning_configuration { # the second one
+    scan_on_push = false
+  }
+}
