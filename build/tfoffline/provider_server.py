@@ -26,6 +26,7 @@ from tf.gen import tfplugin_pb2_grpc as rpc
 from tf.utils import Diagnostics, read_dynamic_value, to_dynamic_value
 
 from tfoffline import data_sources
+from tfoffline.functions import FUNCTIONS, FunctionCallError
 from tfoffline.planning import ProviderSettings, plan_block
 from tfoffline.plugin_tls import server_credentials
 from tfoffline.policy_document import PolicyDocumentError
@@ -88,7 +89,24 @@ class PlanOnlyAwsProvider(rpc.ProviderServicer):  # type: ignore[misc]
         return pb.StopProvider.Response()
 
     def GetFunctions(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return pb.GetFunctions.Response()
+        return pb.GetFunctions.Response(
+            functions={name: f.message() for name, f in FUNCTIONS.items()}
+        )
+
+    def CallFunction(self, request: Any, context: Any) -> Any:  # noqa: N802
+        function = FUNCTIONS.get(request.name)
+        if function is None:
+            return pb.CallFunction.Response(
+                error=pb.FunctionError(text=f"no function named {request.name!r}")
+            )
+        args = [read_dynamic_value(a) for a in request.arguments]
+        try:
+            result = function.call(*args)
+        except FunctionCallError as exc:
+            return pb.CallFunction.Response(
+                error=pb.FunctionError(text=str(exc), function_argument=exc.argument)
+            )
+        return pb.CallFunction.Response(result=to_dynamic_value(result))
 
     # --- resources ------------------------------------------------------------------
     def UpgradeResourceState(self, request: Any, context: Any) -> Any:  # noqa: N802

@@ -11,6 +11,8 @@ from typing import Any
 
 from tf.gen import tfplugin_pb2 as pb
 
+from tfoffline.functions import FUNCTIONS
+
 _BLOCK_NESTING = {
     "single": pb.Schema.NestedBlock.NestingMode.SINGLE,
     "list": pb.Schema.NestedBlock.NestingMode.LIST,
@@ -72,6 +74,7 @@ def schema_response_bytes(schema: dict[str, Any]) -> bytes:
         provider=_schema(schema["provider"]),
         resource_schemas={n: _schema(s) for n, s in schema["resource_schemas"].items()},
         data_source_schemas={n: _schema(s) for n, s in schema["data_source_schemas"].items()},
+        functions={name: f.message() for name, f in FUNCTIONS.items()},
     )
     data: bytes = response.SerializeToString(deterministic=True)
     return data

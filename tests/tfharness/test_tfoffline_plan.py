@@ -95,3 +95,14 @@ def test_apply_is_refused(tfoffline_session: Session, tmp_path: Path) -> None:
     with pytest.raises(tftest.TerraformTestError) as excinfo:
         test.apply(tf_vars={})
     assert "only plans: apply is refused" in str(excinfo.value)
+
+
+def test_provider_functions(small_plan: tftest.TerraformPlanOutput) -> None:
+    assert small_plan.outputs["trimmed_role_arn"] == "arn:aws:iam::123456789012:role/embedder"
+    assert small_plan.outputs["arn_parts"] == {
+        "partition": "aws",
+        "service": "lambda",
+        "region": "eu-west-1",
+        "account_id": "123456789012",
+        "resource": "function:embedder",
+    }

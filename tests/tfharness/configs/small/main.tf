@@ -69,3 +69,11 @@ output "topic_arn" {
 output "assume_role_policy" {
   value = data.aws_iam_policy_document.assume.json
 }
+
+output "trimmed_role_arn" {
+  value = provider::aws::trim_iam_role_path("arn:aws:iam::123456789012:role/ml/serving/embedder")
+}
+
+output "arn_parts" {
+  value = provider::aws::arn_parse("arn:aws:lambda:eu-west-1:123456789012:function:embedder")
+}
