@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from build_support import atomic
+from build_support.logs import event
 from build_support.progress import step
 from tfoffline.schema_extract import EXTRACTOR_VERSION, extract_schema
 
@@ -85,21 +87,44 @@ def bundle_path() -> Path:
 
 
 def ensure_schema() -> CachedSchema:
-    """Return the cached schema for the installed bundle, extracting it on first use."""
+    """Return the cached schema for the installed bundle, extracting it on first use.
+
+    When the cache directory cannot be written (a read-only home on CI), the schema is
+    cached in the system's temporary directory instead, and a warning says so.
+    """
     version = metadata.version(BUNDLE_PACKAGE)
     stem = f"aws-schema-{BUNDLE_PACKAGE}-{version}-x{EXTRACTOR_VERSION}"
-    directory = cache_dir()
-    cached = CachedSchema(directory / f"{stem}.json", directory / f"{stem}.pb", version)
-    if cached.json_path.is_file() and cached.proto_path.is_file():
-        return cached
-    bundle = bundle_path()
+    fallback = Path(tempfile.gettempdir()) / f"tfoffline-cache-{os.getuid()}"
+    candidates = [
+        CachedSchema(d / f"{stem}.json", d / f"{stem}.pb", version) for d in (cache_dir(), fallback)
+    ]
+    for cached in candidates:
+        if cached.json_path.is_file() and cached.proto_path.is_file():
+            return cached
     with step(logger, "extract hashicorp/aws schema", unit="bundle"):
-        data = bundle.read_bytes()
+        data = bundle_path().read_bytes()
         schema = extract_schema(data)
         schema["source"] = {"package": BUNDLE_PACKAGE, "package_version": version}
         # Imported here: the protocol stubs pull in grpc, which schema users do not need.
         from tfoffline.schema_proto import schema_response_bytes
 
-        atomic.write_bytes(cached.proto_path, schema_response_bytes(schema))
-        atomic.write_text(cached.json_path, json.dumps(schema, sort_keys=True))
-    return cached
+        proto = schema_response_bytes(schema)
+        text = json.dumps(schema, sort_keys=True)
+    for cached in candidates:
+        try:
+            atomic.write_bytes(cached.proto_path, proto)
+            atomic.write_text(cached.json_path, text)
+        except OSError as exc:
+            event(
+                logger,
+                "schema cache not writable, trying the next location",
+                level=logging.WARNING,
+                path=str(cached.json_path.parent),
+                error=str(exc),
+            )
+            continue
+        return cached
+    raise RuntimeError(
+        f"cannot write the schema cache to {cache_dir()} or {fallback}; "
+        "set TFOFFLINE_CACHE_DIR to a writable directory"
+    )
