@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import tftest
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tfoffline-") as workdir:
         session = Session.create(Path(workdir))
         logs.event(logger, "planning", tfdir=str(args.tfdir), terraform=str(session.binary))
+        started = time.monotonic()
         try:
             result = session.plan(
                 args.tfdir, tf_vars=dict(args.tf_vars), tf_var_file=args.tf_var_file
@@ -50,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         except tftest.TerraformTestError as exc:
             print(exc, file=sys.stderr)
             return 1
+        logs.event(
+            logger,
+            "planned (init, validate, plan, show -json)",
+            tfdir=str(args.tfdir),
+            resource_changes=len(result.resource_changes),
+            elapsed_s=round(time.monotonic() - started, 2),
+        )
     if args.json:
         print(json.dumps(dict(result), indent=2, sort_keys=True))
         return 0
