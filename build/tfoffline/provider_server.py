@@ -38,7 +38,7 @@ APPLY_REFUSED = (
     "never creates, changes or deletes anything. Run apply with the real provider "
     "(unset TF_CLI_CONFIG_FILE, or set TFOFFLINE_REAL_PROVIDER=1 for the test fixtures)."
 )
-# The full schema is a large message; Terraform accepts up to 256 MiB.
+# The schema message is about 1.5 MB today; lift gRPC's 4 MiB default for growth.
 _MAX_MESSAGE = 256 * 1024 * 1024
 
 
