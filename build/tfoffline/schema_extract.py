@@ -30,7 +30,7 @@ from typing import Any
 
 SchemaBlock = dict[str, Any]
 # Part of the cache key: bump when the extraction changes so older caches are not reused.
-EXTRACTOR_VERSION = 4
+EXTRACTOR_VERSION = 5
 
 _CLASS_RE = re.compile(r"^class (\w+)(?: extends ([\w.]+))? \{\n(.*?)^\}", re.S | re.M)
 _FUNC_RE = re.compile(r"^function (\w+)ToHclTerraform\(struct\) \{\n(.*?)^\}", re.S | re.M)
@@ -348,6 +348,49 @@ def _jsii_docs(assembly: dict[str, Any]) -> _JsiiDocs:
     return out
 
 
+_ARGUMENT_LINK_RE = re.compile(r"docs/(resources|data-sources)/(\w+)#(\w+) ")
+
+
+def check_against_assembly(
+    assembly: dict[str, Any], resources: dict[str, Any], data_sources: dict[str, Any]
+) -> None:
+    """Every top-level argument the assembly documents exists, required where it says.
+
+    The two views of the bundle are read independently; agreeing on all ~18,000
+    arguments of all resources and data sources is the evidence that the module
+    parsing missed nothing.
+    """
+    problems: list[str] = []
+    for jsii_type in assembly["types"].values():
+        if "cdktn.TerraformMetaArguments" not in jsii_type.get("interfaces", []):
+            continue  # only the top-level ``…Config`` struct of each resource
+        for prop in jsii_type.get("properties", []):
+            docs = prop.get("docs", {})
+            link = _ARGUMENT_LINK_RE.search(docs.get("remarks", "") or "")
+            link = link or _ARGUMENT_LINK_RE.search(docs.get("summary", ""))
+            if link is None:
+                continue
+            kind, name, argument = link.groups()
+            schemas = resources if kind == "resources" else data_sources
+            block = schemas.get(f"aws_{name}", {}).get("block")
+            if block is None:
+                problems.append(f"aws_{name} ({kind}) is missing")
+                continue
+            found = block.get("attributes", {}).get(argument) or block.get("block_types", {}).get(
+                argument
+            )
+            if found is None:
+                problems.append(f"aws_{name}.{argument} is missing")
+            elif (not prop.get("optional")) != bool(
+                found.get("required") or found.get("min_items", 0) >= 1
+            ):
+                problems.append(f"aws_{name}.{argument}: required-ness disagrees")
+    if problems:
+        raise SchemaExtractionError(
+            f"{len(problems)} disagreements with the jsii assembly, e.g. {problems[:10]}"
+        )
+
+
 def extract_schema(bundle: bytes) -> dict[str, Any]:
     """Read a ``*.jsii.tgz`` bundle and return the provider schema (providers schema -json)."""
     assembly: dict[str, Any] | None = None
@@ -394,6 +437,7 @@ def extract_schema(bundle: bytes) -> dict[str, Any]:
                 kinds[base][type_name.group(1)] = {"version": 0, "block": block}
     if provider is None:
         raise SchemaExtractionError("the bundle defines no provider class")
+    check_against_assembly(assembly, resources, data_sources)
     return {
         "provider_version": provider_version,
         "provider": provider,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tfoffline.schema_cache import ensure_schema
+from tfoffline.schema_extract import SchemaExtractionError, check_against_assembly
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +250,42 @@ def test_provider_configuration(schema: dict[str, Any]) -> None:
     assert "alias" not in provider["attributes"]  # a Terraform meta-argument
     default_tags = provider["block_types"]["default_tags"]["block"]
     assert default_tags["attributes"]["tags"] == {"optional": True, "type": ["map", "string"]}
+
+
+def test_extraction_refuses_to_disagree_with_the_assembly() -> None:
+    link = "{@link https://registry.terraform.io/providers/hashicorp/aws/6.69.1/docs/resources"
+    assembly = {
+        "types": {
+            "x.SnsTopicConfig": {
+                "name": "SnsTopicConfig",
+                "interfaces": ["cdktn.TerraformMetaArguments"],
+                "properties": [
+                    {
+                        "name": "name",
+                        "optional": True,
+                        "docs": {"summary": f"{link}/sns_topic#name SnsTopic#name}}."},
+                    },
+                    {
+                        "name": "policy",
+                        "docs": {"summary": f"{link}/sns_topic#policy SnsTopic#policy}}."},
+                    },
+                ],
+            }
+        }
+    }
+    resources = {
+        "aws_sns_topic": {"block": {"attributes": {"name": {"type": "string", "optional": True}}}}
+    }
+    with pytest.raises(SchemaExtractionError, match=r"aws_sns_topic\.policy is missing"):
+        check_against_assembly(assembly, resources, {})
+    resources["aws_sns_topic"]["block"]["attributes"]["policy"] = {
+        "type": "string",
+        "optional": True,
+    }
+    with pytest.raises(SchemaExtractionError, match="required-ness disagrees"):
+        check_against_assembly(assembly, resources, {})
+    resources["aws_sns_topic"]["block"]["attributes"]["policy"] = {
+        "type": "string",
+        "required": True,
+    }
+    check_against_assembly(assembly, resources, {})
