@@ -6,7 +6,8 @@ with plausible values for a fixed test account (caller identity, region, partiti
 availability zones); ``aws_iam_policy_document`` is computed for real. Any other data
 source answers with its configured arguments and deterministic placeholders of the
 right type for what the cloud would have returned (``offline-<attribute>`` strings,
-ARNs in the test account, zero, false, empty collections).
+ARNs in the test account, zero, false, one-element lists of such values, empty maps
+and empty lists of objects).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def _placeholder(tf_type: Any, name: str, type_name: str, partition: str, region
     if tf_type == "bool":
         return False
     if isinstance(tf_type, list) and tf_type[0] in ("list", "set"):
+        # One element, not none: ``for_each = toset(data.x.ids)`` then plans something.
+        if tf_type[1] in ("string", "number", "bool"):
+            return [_placeholder(tf_type[1], f"{name}_0", type_name, partition, region)]
         return []
     if isinstance(tf_type, list) and tf_type[0] == "map":
         return {}

@@ -50,6 +50,11 @@ def test_unlisted_data_source_answers_with_typed_placeholders(schema: dict[str, 
     assert state["repository_url"] == "offline-repository_url"
     assert state["arn"] == "arn:aws:tfoffline:eu-west-1:123456789012:aws_ecr_repository/arn"
     assert set(state) == set(config)
+    subnets_block = schema["data_source_schemas"]["aws_subnets"]["block"]
+    subnets = data_sources.read(
+        "aws_subnets", subnets_block, _null_object(subnets_block), ProviderSettings()
+    )
+    assert subnets["ids"] == ["offline-ids_0"]
     assert all(value is not Unknown for value in state.values())
 
 
