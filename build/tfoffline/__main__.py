@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--json", action="store_true", help="print the plan JSON")
     args = parser.parse_args(argv)
     logs.configure()
+    # tftest logs every line Terraform prints (plan JSON included) at INFO and the
+    # failures we print ourselves at CRITICAL: keep it quiet.
+    logging.getLogger("tftest").setLevel(logging.CRITICAL + 1)
     with tempfile.TemporaryDirectory(prefix="tfoffline-") as workdir:
         session = Session.create(Path(workdir))
         logs.event(logger, "planning", tfdir=str(args.tfdir), terraform=str(session.binary))
