@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Protocol
 
 from ml_runtime import s3
-from ml_runtime.artifact import MANIFEST_NAME, ArtifactError, Manifest, verify_artifact
+from ml_runtime.artifact import (
+    MANIFEST_NAME,
+    ArtifactError,
+    Manifest,
+    read_manifest,
+    verify_artifact,
+)
 
 EFS_MOUNT_ROOT = Path("/mnt")
 
@@ -154,8 +160,6 @@ class S3Source:
 
 
 def _listed_files(staging: Path) -> list[str]:
-    from ml_runtime.artifact import read_manifest
-
     try:
         return list(read_manifest(staging).files)
     except ArtifactError as exc:

@@ -6,6 +6,7 @@ response must always serialise, whatever bytes came in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -125,9 +126,9 @@ def _no_unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:
         raise RequestError(f"unknown field(s) {_names(unknown)}; expected only {sorted(allowed)}")
 
 
-def _names(keys: object) -> str:
+def _names(keys: Iterable[Any]) -> str:
     """Caller-supplied names, ASCII-escaped and shortened, safe to put in any response."""
-    names = sorted(ascii(str(k))[:40] for k in keys)  # type: ignore[attr-defined]
+    names = sorted(ascii(str(k))[:40] for k in keys)
     return ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
 
 
