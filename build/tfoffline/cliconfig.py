@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from build_support import atomic
+from tfoffline import plugin_tls
 from tfoffline.schema_cache import SCHEMA_ENV, CachedSchema, cache_dir, ensure_schema
 
 PROVIDER_ADDRESS = "registry.terraform.io/hashicorp/aws"
@@ -37,11 +38,12 @@ def _platform() -> str:
     return f"{platform.system().lower()}_{arch.get(machine, machine)}"
 
 
-def _write_launcher(path: Path, cached: CachedSchema) -> None:
+def _write_launcher(path: Path, cached: CachedSchema, tls_dir: Path) -> None:
     atomic.write_text(
         path,
         "#!/bin/sh\n"
         f"{SCHEMA_ENV}={shlex.quote(cached.stem)} "
+        f"{plugin_tls.TLS_ENV}={shlex.quote(str(tls_dir))} "
         f'exec {shlex.quote(sys.executable)} -m tfoffline.provider_server "$@"\n',
     )
     path.chmod(0o755)
@@ -52,11 +54,13 @@ def write_cli_config(directory: Path) -> Path:
     # Extract before Terraform starts the plugin, not during its handshake.
     cached = ensure_schema()
     version = cached.load()["provider_version"]
+    tls_dir = directory / "tls"
+    plugin_tls.write(tls_dir)
     plugin_dir = directory / "plugins"
-    _write_launcher(plugin_dir / LAUNCHER_NAME, cached)
+    _write_launcher(plugin_dir / LAUNCHER_NAME, cached, tls_dir)
     mirror = directory / "mirror"
     package = mirror / PROVIDER_ADDRESS / version / _platform()
-    _write_launcher(package / f"{LAUNCHER_NAME}_v{version}", cached)
+    _write_launcher(package / f"{LAUNCHER_NAME}_v{version}", cached, tls_dir)
     config = directory / CONFIG_NAME
     atomic.write_text(
         config,

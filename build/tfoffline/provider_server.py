@@ -25,10 +25,9 @@ from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 from tf.utils import Diagnostics, read_dynamic_value, to_dynamic_value
 
-from tfoffline import data_sources
+from tfoffline import data_sources, plugin_tls
 from tfoffline.functions import FUNCTIONS, FunctionCallError
 from tfoffline.planning import ProviderSettings, plan_block
-from tfoffline.plugin_tls import server_credentials
 from tfoffline.policy_document import PolicyDocumentError
 from tfoffline.schema_cache import CachedSchema, cached_schema_from_env, ensure_schema
 
@@ -189,10 +188,10 @@ def serve() -> None:
     rpc.add_ProviderServicer_to_server(provider, server)
     with tempfile.TemporaryDirectory(prefix="tfoffline-aws-") as tmp:
         socket = f"{tmp}/plugin.sock"
-        cert_chain, credentials = server_credentials()
-        server.add_secure_port(f"unix://{socket}", credentials)
+        identity = plugin_tls.load_or_generate()
+        server.add_secure_port(f"unix://{socket}", identity.credentials())
         server.start()
-        cert = base64.b64encode(cert_chain).decode().rstrip("=")
+        cert = base64.b64encode(identity.cert_der).decode().rstrip("=")
         print(f"1|6|unix|{socket}|grpc|{cert}", flush=True)
         while server.wait_for_termination(0.05):
             if watcher.stopped:
