@@ -30,7 +30,7 @@ from typing import Any
 
 SchemaBlock = dict[str, Any]
 # Part of the cache key: bump when the extraction changes so older caches are not reused.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 6
 
 _CLASS_RE = re.compile(r"^class (\w+)(?: extends ([\w.]+))? \{\n(.*?)^\}", re.S | re.M)
 _FUNC_RE = re.compile(r"^function (\w+)ToHclTerraform\(struct\) \{\n(.*?)^\}", re.S | re.M)

@@ -75,6 +75,9 @@ def schema_response_bytes(schema: dict[str, Any]) -> bytes:
         resource_schemas={n: _schema(s) for n, s in schema["resource_schemas"].items()},
         data_source_schemas={n: _schema(s) for n, s in schema["data_source_schemas"].items()},
         functions={name: f.message() for name, f in FUNCTIONS.items()},
+        # As the real provider (terraform-plugin-go) declares: Terraform may reuse a
+        # schema it already fetched in this command instead of asking each new start.
+        server_capabilities=pb.ServerCapabilities(get_provider_schema_optional=True),
     )
     data: bytes = response.SerializeToString(deterministic=True)
     return data
