@@ -7,10 +7,10 @@ The executable here is a two-line launcher for :mod:`tfoffline.provider_server` 
 the current Python, written next to the configuration in a directory of the caller's
 choosing (a temporary one in tests), so nothing in the user's own config changes.
 
-Terraform releases before 1.12 still try to *install* an overridden provider during
-``init`` (and fail offline), so the same launcher is also offered as version
-``provider_version`` of ``hashicorp/aws`` in a local filesystem mirror: ``init`` is satisfied on
-every Terraform release, and ``dev_overrides`` decides what actually runs.
+Some Terraform releases (1.11 among them; 1.15 no longer) still try to *install* an
+overridden provider during ``init`` and fail offline, so the same launcher is also
+offered, as the schema's provider version, in a local filesystem mirror: ``init`` is
+satisfied on every release, and ``dev_overrides`` decides what actually runs.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ from tfoffline.harness import Session, use_real_provider
 from tfoffline.pytest_plugin import PlanFn
 
 CONFIGS = Path(__file__).parent / "configs"
+# With TFOFFLINE_REAL_PROVIDER=1 these run against a real account and real apply.
+offline_only = pytest.mark.skipif(
+    use_real_provider(), reason="checks the offline provider's fixed test account or apply refusal"
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +23,7 @@ def small_plan(tfoffline_session: Session) -> tftest.TerraformPlanOutput:
     return tfoffline_session.plan(CONFIGS / "small", tf_vars={"name": "embedder-dev"})
 
 
+@offline_only
 def test_plan_creates_resources_with_configured_values(
     small_plan: tftest.TerraformPlanOutput,
 ) -> None:
@@ -56,6 +61,7 @@ def test_region_and_tags_all_are_known_at_plan_time(
     assert fn["tags_all"] == {"project": "tfoffline"}
 
 
+@offline_only
 def test_policy_document_is_rendered(small_plan: tftest.TerraformPlanOutput) -> None:
     policy = json.loads(small_plan.outputs["assume_role_policy"])
     assert policy == {
@@ -88,7 +94,7 @@ def test_failing_variable_validation_reports_terraform_message(
     )
 
 
-@pytest.mark.skipif(use_real_provider(), reason="the real provider would apply for real")
+@offline_only
 def test_apply_is_refused(tfoffline_session: Session, tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('resource "aws_sns_topic" "t" {\n  name = "t"\n}\n')
     test = tfoffline_session.setup(tmp_path)
