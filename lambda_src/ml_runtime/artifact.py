@@ -43,7 +43,6 @@ class Manifest:
     max_length: int | None
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
-    graph_optimized: bool = False
 
     @classmethod
     def from_json(cls, data: Any) -> Manifest:
@@ -67,7 +66,6 @@ class Manifest:
                 max_length=int(tokenizer["max_length"]) if tokenizer else None,
                 inputs=_specs(_field(data, "inputs", list), "inputs"),
                 outputs=_specs(_field(data, "outputs", list), "outputs"),
-                graph_optimized=bool(data.get("optimization")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"manifest.json is malformed: {exc!r}") from None

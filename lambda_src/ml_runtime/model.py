@@ -25,10 +25,6 @@ class InferenceModel:
         # Spinning worker threads burn the CPU share Lambda bills for between requests.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        if manifest.graph_optimized:
-            # The build already fused the graph; ORT's full pass at load would redo that
-            # work on every cold start (about 30 ms for MiniLM) for no faster inference.
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         self.session = ort.InferenceSession(
             str(directory / manifest.model_file), options, providers=["CPUExecutionProvider"]
         )
