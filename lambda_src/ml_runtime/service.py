@@ -44,6 +44,13 @@ class InferenceService:
         if request_id:
             self.metrics.add_metadata("request_id", request_id)
         if http_events.is_http_event(event):
+            # API Gateway's request id joins these logs to the access logs.
+            request_context = event.get("requestContext")
+            gateway_id = (
+                request_context.get("requestId") if isinstance(request_context, dict) else None
+            )
+            if isinstance(gateway_id, str):
+                self.logger.set_correlation_id(gateway_id)
             return http_events.handle(event, self)
         if s3_batch.is_s3_event(event):
             return s3_batch.handle(event, self)

@@ -18,8 +18,10 @@ from local_lambda.deps_size import NO_DEPS, RUNTIME_TRIM, pinned_extra, platform
 PROBE = """
 import json, sys, sysconfig
 import ml_runtime.handler as handler
-handler.lambda_handler({"texts": ["hello lambda"]}, None) if False else None
-handler.SERVICE.handle({"texts": ["hello lambda"]}, None)
+from types import SimpleNamespace
+context = SimpleNamespace(function_name="f", memory_limit_in_mb=2048, aws_request_id="r",
+                          invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:f")
+assert handler.lambda_handler({"texts": ["hello lambda"]}, context)["embeddings"]
 site = sysconfig.get_paths()["purelib"]
 files = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})
 maps = sorted({line.split()[-1] for line in open("/proc/self/maps") if ".so" in line})
