@@ -153,7 +153,8 @@ class ExecutionEnvironment:
 
     @property
     def init_duration_ms(self) -> float | None:
-        first = self.server.state.first_poll_at
+        state = self.server.state
+        first = state.first_poll_at or (state.init_error.at if state.init_error else None)
         return None if first is None else (first - self.started_at) * 1000
 
     def wait_ready(self) -> None:

@@ -22,4 +22,6 @@ def report_line(result: InvocationResult) -> str:
     ]
     if result.init_duration_ms is not None:
         parts.append(f"Init Duration: {result.init_duration_ms:.2f} ms")
+    if result.error_type is not None:
+        parts.append(f"Status: error\tError Type: {result.error_type}")
     return "\t".join(parts)

@@ -42,6 +42,7 @@ class Invocation:
 class InitError:
     error_type: str
     body: bytes
+    at: float = field(default_factory=time.perf_counter)
 
 
 class RuntimeApiState:

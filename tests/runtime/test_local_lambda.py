@@ -18,6 +18,7 @@ from local_lambda.environment import (
     task_root_for,
 )
 from local_lambda.pool import EnvironmentPool
+from local_lambda.report import report_line
 
 HANDLER = "ml_runtime.handler.lambda_handler"
 FAULTY = """
@@ -126,6 +127,10 @@ def test_init_failure_names_every_model_source(tmp_path: Path) -> None:
     for source in ("baked (/nonexistent)", "efs (/mnt/absent-model)", "s3 (not configured)"):
         assert source in message
     assert not result.ok
+    assert result.error_type == "ModelUnavailableError"
+    report = report_line(result)
+    assert "Init Duration: " in report
+    assert report.endswith("Status: error\tError Type: ModelUnavailableError")
 
 
 def test_model_served_from_s3_through_the_real_runtime_client(
