@@ -1,0 +1,133 @@
+"""Accuracy against the fp32 PyTorch reference, and latency, of ONNX models."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from modelpack.source_model import TASK_CLASSIFICATION, Batch, SourceModel
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The accuracy gate. Embeddings/generic outputs: cosine; classifiers: top-1 agreement."""
+
+    cosine_mean: float = 0.99
+    cosine_min: float = 0.97
+    top1_agreement: float = 0.99
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    metric: str
+    values: dict[str, float]
+    thresholds: dict[str, float]
+    samples: int
+
+    @property
+    def shortfalls(self) -> list[str]:
+        """One 'measured < required' line per threshold not met."""
+        return [
+            f"{key} {self.values[key]:.4f} < required {need:.4f}"
+            for key, need in self.thresholds.items()
+            if not self.values[key] >= need
+        ]
+
+    @property
+    def passed(self) -> bool:
+        return not self.shortfalls
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "values": {k: round(v, 6) for k, v in self.values.items()},
+            "thresholds": self.thresholds,
+            "samples": self.samples,
+            "passed": self.passed,
+        }
+
+
+def session(path: Path, threads: int = 0) -> ort.InferenceSession:
+    """A CPU session; ``threads`` 0 lets ONNX Runtime choose."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def per_sample(outputs: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """All outputs of one batch as one ``[batch, features]`` float64 matrix."""
+    return np.concatenate([np.asarray(o, np.float64).reshape(len(o), -1) for o in outputs], axis=1)
+
+
+def reference_outputs(source: SourceModel) -> list[np.ndarray[Any, Any]]:
+    return [per_sample(source.torch_outputs(batch)) for batch in source.evaluation]
+
+
+def onnx_outputs(source: SourceModel, sess: ort.InferenceSession) -> list[np.ndarray[Any, Any]]:
+    names = [s.name for s in source.inputs]
+    return [per_sample(sess.run(None, {n: b[n] for n in names})) for b in source.evaluation]
+
+
+def measure_accuracy(
+    task: str,
+    reference: list[np.ndarray[Any, Any]],
+    candidate: list[np.ndarray[Any, Any]],
+    thresholds: Thresholds,
+) -> Accuracy:
+    ref = np.concatenate(reference)
+    got = np.concatenate(candidate)
+    if task == TASK_CLASSIFICATION:
+        agreement = float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1)))
+        return Accuracy(
+            "top1_agreement_with_fp32",
+            {"top1_agreement": agreement},
+            {"top1_agreement": thresholds.top1_agreement},
+            len(ref),
+        )
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
+    cosine = np.sum(ref * got, axis=1) / np.maximum(norms, 1e-12)
+    return Accuracy(
+        "cosine_similarity_with_fp32",
+        {"cosine_mean": float(cosine.mean()), "cosine_min": float(cosine.min())},
+        {"cosine_mean": thresholds.cosine_mean, "cosine_min": thresholds.cosine_min},
+        len(ref),
+    )
+
+
+def latency_samples(
+    sessions: Sequence[ort.InferenceSession],
+    feed: Batch,
+    rounds: int = 10,
+    per_round: int = 10,
+    warmup: int = 5,
+) -> list[list[float]]:
+    """Per-call milliseconds for each session, measured round-robin.
+
+    Interleaving spreads any background load evenly over the sessions being compared,
+    instead of penalising whichever one ran while the machine was busy.
+    """
+    for sess in sessions:
+        for _ in range(warmup):
+            sess.run(None, feed)
+    timings: list[list[float]] = [[] for _ in sessions]
+    for _ in range(rounds):
+        for sess, samples in zip(sessions, timings, strict=True):
+            for _ in range(per_round):
+                start = time.perf_counter()
+                sess.run(None, feed)
+                samples.append((time.perf_counter() - start) * 1000.0)
+    return timings
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50": round(float(np.percentile(samples_ms, 50)), 3),
+        "p99": round(float(np.percentile(samples_ms, 99)), 3),
+    }

@@ -1,0 +1,51 @@
+"""The artefact's ``manifest.json``: every field the runtime and the reader rely on.
+
+No timestamps: two builds of the same inputs differ only in measured figures.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+from modelpack import FORMAT_VERSION
+from modelpack.hashing import sha256_file
+
+MANIFEST_NAME = "manifest.json"
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+_TOOLS = ("torch", "onnx", "onnxruntime", "transformers", "tokenizers", "numpy")
+
+
+def file_inventory(directory: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file under ``directory`` except the manifest."""
+    files = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative != MANIFEST_NAME:
+            files[relative] = {"sha256": sha256_file(path), "size_bytes": path.stat().st_size}
+    return files
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {}
+    for name in (*_TOOLS, "lambda-ml-toolkit"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def build_manifest(directory: Path, **fields: Any) -> dict[str, Any]:
+    """The manifest for the files already in ``directory`` plus the given fields."""
+    files = file_inventory(directory)
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_file": MODEL_FILE,
+        **fields,
+        "files": files,
+        "size_bytes": sum(entry["size_bytes"] for entry in files.values()),
+        "tool_versions": tool_versions(),
+    }

@@ -1,0 +1,207 @@
+"""The build: export, optimise, quantize candidates, gate on accuracy, write the artefact."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from build_support.atomic import staged_directory, write_json
+from build_support.logs import event
+from build_support.progress import step
+from modelpack.errors import AccuracyGateError, OutputExistsError
+from modelpack.evaluate import (
+    Accuracy,
+    Thresholds,
+    latency_samples,
+    measure_accuracy,
+    onnx_outputs,
+    percentiles,
+    reference_outputs,
+    session,
+)
+from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
+from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
+from modelpack.optimize import optimize_graph
+from modelpack.quantize import Candidate, candidates_for, quantize
+from modelpack.source_model import SourceModel
+
+logger = logging.getLogger(__name__)
+
+# Candidates whose p50 latencies differ by less than this are equally fast; the more
+# accurate one wins, so background noise does not decide between near-equal settings.
+LATENCY_TIE_FRACTION = 0.03
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output: Path
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    opset: int = DEFAULT_OPSET
+    export_tolerance: float = DEFAULT_TOLERANCE
+    latency_runs: int = 200
+
+
+@dataclass
+class _Measured:
+    candidate: Candidate
+    path: Path
+    accuracy: Accuracy
+    size_bytes: int
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": self.candidate.settings(),
+            "accuracy": self.accuracy.to_json(),
+            "latency_ms": self.latency_ms,
+            "size_bytes": self.size_bytes,
+            "passed": self.accuracy.passed,
+            "reason": "; ".join(self.accuracy.shortfalls) or "meets the accuracy gate",
+        }
+
+
+def check_output_free(output: Path) -> None:
+    if output.exists():
+        raise OutputExistsError(
+            f"output {output} already exists; artefacts are never overwritten",
+            "choose another --output path or remove the existing one first",
+        )
+
+
+def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
+    """Build the artefact at ``options.output``; return its manifest.
+
+    Nothing appears at ``options.output`` unless every step, the gate included, succeeds.
+    """
+    check_output_free(options.output)
+    with tempfile.TemporaryDirectory(prefix="modelpack-") as tmp:
+        work = Path(tmp)
+        with step(logger, "export to ONNX"):
+            export = export_onnx(
+                source, work / "fp32.onnx", options.opset, options.export_tolerance
+            )
+        event(logger, "export checked against PyTorch", **export.to_json())
+        with step(logger, "optimise graph"):
+            optimization = optimize_graph(source, work / "fp32.onnx", work / "optimized.onnx")
+        event(logger, "graph optimised", **optimization)
+        with step(logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"):
+            reference = reference_outputs(source)
+        measured = _measure_candidates(source, work, reference, options.thresholds)
+        chosen = _choose(measured)
+        with staged_directory(options.output) as stage:
+            shutil.copyfile(chosen.path, stage / MODEL_FILE)
+            if source.tokenizer is not None:
+                source.tokenizer.save(str(stage / TOKENIZER_FILE), pretty=False)
+            with step(logger, "latency of the artefact"):
+                timings = latency_samples(
+                    [session(stage / MODEL_FILE, threads=1)],
+                    source.latency_input,
+                    rounds=1,
+                    per_round=options.latency_runs,
+                )[0]
+            manifest = build_manifest(
+                stage,
+                name=source.name,
+                task=source.task,
+                tokenizer=(
+                    {"file": TOKENIZER_FILE, "max_length": source.max_length}
+                    if source.tokenizer is not None
+                    else None
+                ),
+                inputs=[s.to_json() for s in source.inputs],
+                outputs=[s.to_json() for s in source.outputs],
+                opset=options.opset,
+                export=export.to_json(),
+                optimization=optimization,
+                quantization={
+                    "chosen": {
+                        **chosen.candidate.settings(),
+                        "selection": "fastest candidate (p50, batch 1, 1 thread) that passes"
+                        " the accuracy gate",
+                    },
+                    "candidates": [m.to_json() for m in measured],
+                },
+                accuracy=chosen.accuracy.to_json(),
+                latency_ms={
+                    **percentiles(timings),
+                    "batch_size": 1,
+                    "threads": 1,
+                    "runs": len(timings),
+                },
+                source=source.source,
+            )
+            write_json(stage / MANIFEST_NAME, manifest)
+            _make_world_readable(stage)
+    event(
+        logger,
+        "artefact written",
+        output=str(options.output),
+        quantization=chosen.candidate.name,
+        size_bytes=manifest["size_bytes"],
+        accuracy=chosen.accuracy.values,
+    )
+    return manifest
+
+
+def _measure_candidates(
+    source: SourceModel, work: Path, reference: list[Any], thresholds: Thresholds
+) -> list[_Measured]:
+    optimized = work / "optimized.onnx"
+    candidates = candidates_for(optimized)
+    measured: list[_Measured] = []
+    with step(
+        logger,
+        "quantize and evaluate candidates",
+        total=len(candidates),
+        unit="candidates",
+        interval_s=0.0,
+    ) as progress:
+        for index, candidate in enumerate(candidates):
+            path = work / f"candidate-{index}.onnx"
+            quantize(candidate, optimized, path, source.calibration)
+            outputs = onnx_outputs(source, session(path))
+            accuracy = measure_accuracy(source.task, reference, outputs, thresholds)
+            measured.append(_Measured(candidate, path, accuracy, path.stat().st_size))
+            event(
+                logger,
+                "candidate measured",
+                candidate=candidate.name,
+                passed=accuracy.passed,
+                accuracy=accuracy.values,
+            )
+            progress.advance()
+    with step(logger, "latency of candidates"):
+        timings = latency_samples(
+            [session(m.path, threads=1) for m in measured], source.latency_input
+        )
+        for item, samples in zip(measured, timings, strict=True):
+            item.latency_ms = percentiles(samples)
+    return measured
+
+
+def _choose(measured: list[_Measured]) -> _Measured:
+    passing = [m for m in measured if m.accuracy.passed]
+    if not passing:
+        lines = "\n".join(
+            f"    {m.candidate.name}: " + "; ".join(m.accuracy.shortfalls) for m in measured
+        )
+        raise AccuracyGateError(
+            f"no INT8 candidate passes the accuracy gate, so nothing was packaged:\n{lines}",
+            "lower the thresholds only if that accuracy is acceptable for the task"
+            " (--min-cosine-mean/--min-cosine/--min-top1-agreement), or provide more"
+            " representative calibration data for static quantization",
+        )
+    fastest = min(m.latency_ms["p50"] for m in passing)
+    near = [m for m in passing if m.latency_ms["p50"] <= fastest * (1 + LATENCY_TIE_FRACTION)]
+    return max(near, key=lambda m: tuple(m.accuracy.values.values()))
+
+
+def _make_world_readable(directory: Path) -> None:
+    """Temporary files are created private; the function may run as another user."""
+    directory.chmod(0o755)
+    for path in directory.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)

@@ -1,0 +1,205 @@
+"""INT8 quantization candidates.
+
+Dynamic quantization (weights INT8 ahead of time, activations scaled per batch at run
+time) suits transformers and linear layers: no calibration data, and ONNX Runtime has
+fast integer kernels for MatMul/Attention. Convolutional networks get static QDQ
+quantization, whose activation ranges come from calibration data.
+
+Dynamic quantization scales each activation tensor as a whole, and BERT's activations
+have outlier channels, worst after the feed-forward GELU: on short texts that costs
+all-MiniLM-L6-v2 up to 5% cosine. The ``blockwise`` candidates therefore give some
+MatMuls 8-bit weights in blocks of 128 through ONNX Runtime's MatMulNBits (accuracy level
+4: activations quantized per row and block at run time, still integer kernels), either
+only those fed by an activation function or all of them; the rest stays dynamic INT8.
+
+Which setting keeps accuracy is model-specific (per-tensor INT8 loses real accuracy on
+all-MiniLM-L6-v2, per-channel keeps it), so the build measures every candidate here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
+from onnxruntime.quantization.matmul_nbits_quantizer import (
+    DefaultWeightOnlyQuantConfig,
+    MatMulNBitsQuantizer,
+)
+
+from modelpack.source_model import Batch
+
+DYNAMIC = "dynamic"
+POST_ACTIVATION = "post-activation"
+ALL_MATMULS = "all"
+STATIC_QDQ = "static-qdq"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One quantization setting; ``settings()`` is what the manifest records."""
+
+    name: str
+    method: str
+    weight_type: str
+    per_channel: bool
+    reduce_range: bool = False
+    activation_type: str | None = None
+    calibration: str | None = None
+    blockwise_matmuls: str | None = None
+    block_size: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+DYNAMIC_CANDIDATES = (
+    Candidate("int8-per-tensor", DYNAMIC, "QInt8", per_channel=False),
+    Candidate("int8-per-channel", DYNAMIC, "QInt8", per_channel=True),
+    Candidate("uint8-per-channel", DYNAMIC, "QUInt8", per_channel=True),
+    Candidate(
+        "int8-per-channel-blockwise-post-activation",
+        DYNAMIC,
+        "QInt8",
+        per_channel=True,
+        blockwise_matmuls=POST_ACTIVATION,
+        block_size=128,
+    ),
+    Candidate(
+        "int8-per-channel-blockwise-all-matmuls",
+        DYNAMIC,
+        "QInt8",
+        per_channel=True,
+        blockwise_matmuls=ALL_MATMULS,
+        block_size=128,
+    ),
+)
+# Producers whose outputs carry the largest activation outliers.
+_ACTIVATIONS = frozenset({"BiasGelu", "Gelu", "FastGelu", "Relu", "QuickGelu", "Sigmoid"})
+STATIC_CANDIDATES = (
+    Candidate(
+        "qdq-per-tensor-minmax",
+        STATIC_QDQ,
+        "QInt8",
+        per_channel=False,
+        activation_type="QUInt8",
+        calibration="MinMax",
+    ),
+    Candidate(
+        "qdq-per-channel-minmax",
+        STATIC_QDQ,
+        "QInt8",
+        per_channel=True,
+        activation_type="QUInt8",
+        calibration="MinMax",
+    ),
+    Candidate(
+        "qdq-per-channel-percentile",
+        STATIC_QDQ,
+        "QInt8",
+        per_channel=True,
+        activation_type="QUInt8",
+        calibration="Percentile",
+    ),
+)
+# Operators whose presence means "convolutional network": static QDQ quantization.
+_CONV_OPS = frozenset({"Conv", "ConvTranspose"})
+
+
+def candidates_for(model_path: Path) -> tuple[Candidate, ...]:
+    """Static QDQ candidates for convolutional graphs, dynamic ones otherwise."""
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    if any(node.op_type in _CONV_OPS for node in graph.node):
+        return STATIC_CANDIDATES
+    return DYNAMIC_CANDIDATES
+
+
+class _BatchReader(CalibrationDataReader):  # type: ignore[misc]
+    def __init__(self, batches: list[Batch]) -> None:
+        self._batches: Iterator[Batch] = iter(batches)
+
+    def get_next(self) -> Batch | None:
+        return next(self._batches, None)
+
+
+def quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batch]) -> None:
+    """Write ``src`` quantized with ``candidate`` to ``dst``."""
+    # ONNX Runtime's quantizer logs a line per tensor (and generic advice) via the root logger.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        _quantize(candidate, src, dst, calibration)
+    finally:
+        logging.disable(previous)
+
+
+def _quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batch]) -> None:
+    weight_type = QuantType[candidate.weight_type]
+    if candidate.method == DYNAMIC:
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=weight_type,
+            per_channel=candidate.per_channel,
+            reduce_range=candidate.reduce_range,
+            nodes_to_exclude=_blockwise_nodes(src, candidate.blockwise_matmuls),
+            # Fused contrib ops (Attention, SkipLayerNormalization) defeat type inference;
+            # their tensors are float32.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        if candidate.blockwise_matmuls:
+            # Only the MatMuls left in float above are rewritten.
+            _matmul_8bit_blockwise(dst, candidate.block_size or 128)
+        return
+    if not calibration:
+        raise ValueError("static quantization needs calibration batches")
+    quantize_static(
+        str(src),
+        str(dst),
+        _BatchReader(calibration),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType[candidate.activation_type or "QUInt8"],
+        weight_type=weight_type,
+        per_channel=candidate.per_channel,
+        reduce_range=candidate.reduce_range,
+        calibrate_method=CalibrationMethod[candidate.calibration or "MinMax"],
+    )
+
+
+def _blockwise_nodes(path: Path, scope: str | None) -> list[str]:
+    """Names of the MatMul nodes that ``scope`` sends to 8-bit blockwise quantization."""
+    if scope is None:
+        return []
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and (scope == ALL_MATMULS or producer.get(node.input[0]) in _ACTIVATIONS)
+    ]
+
+
+def _matmul_8bit_blockwise(path: Path, block_size: int) -> None:
+    """Rewrite ``path``'s float MatMuls with constant weights as 8-bit MatMulNBits."""
+    config = DefaultWeightOnlyQuantConfig(
+        block_size=block_size,
+        is_symmetric=True,
+        accuracy_level=4,  # int8 activations per block: integer kernels, outliers stay local
+        bits=8,
+        op_types_to_quantize=("MatMul",),
+    )
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(path)), algo_config=config)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(path))
