@@ -76,14 +76,17 @@ def test_provider_constraints(path: str) -> None:
 
 
 def test_environment_roots_share_one_configuration() -> None:
-    """Only terraform.tfvars (choices) and image.auto.tfvars.json (image) differ."""
-    reference = REPO_ROOT / "environments" / "dev"
-    for env in ENVIRONMENTS[1:]:
-        for tf_file in sorted(reference.glob("*.tf")):
-            other = REPO_ROOT / "environments" / env / tf_file.name
-            assert other.read_text() == tf_file.read_text(), (
-                f"{env}/{tf_file.name} drifted from dev"
-            )
+    """Every root links each .tf file of _common/; only data files are its own."""
+    common = REPO_ROOT / "environments" / "_common"
+    shared = sorted(f.name for f in common.glob("*.tf"))
+    assert shared, "environments/_common holds the roots' configuration"
+    for env in ENVIRONMENTS:
+        directory = REPO_ROOT / "environments" / env
+        assert sorted(f.name for f in directory.glob("*.tf")) == shared, env
+        for name in shared:
+            link = directory / name
+            assert link.is_symlink(), f"{env}/{name} must link to _common/{name}"
+            assert link.readlink() == Path("..") / "_common" / name, f"{env}/{name}"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
