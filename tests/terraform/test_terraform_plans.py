@@ -59,12 +59,9 @@ def _assert_no_needless_star(statements: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_module_example_plans(
-    module: str, tf_sandbox: Any, tf_validate: Any, planned: Plan
-) -> None:
+def test_module_example_plans(module: str, tf_sandbox: Any, planned: Plan) -> None:
     example = tf_sandbox.module_example(module)
-    validation = tf_validate(str(example))
-    assert validation["valid"], validation["diagnostics"]
+    # tf_plan runs `terraform validate` before planning and fails on any error.
     view = planned(example)
     assert view.resources, f"the {module} example plans no resources"
     managed = [c for c in view.changes.values() if c["mode"] == "managed"]
@@ -72,12 +69,8 @@ def test_module_example_plans(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_environment_plans_pinned_image(
-    env: str, tf_sandbox: Any, tf_validate: Any, planned: Plan
-) -> None:
+def test_environment_plans_pinned_image(env: str, tf_sandbox: Any, planned: Plan) -> None:
     directory = tf_sandbox.environment(env)
-    validation = tf_validate(str(directory))
-    assert validation["valid"], validation["diagnostics"]
     view = planned(directory)
     pin = json.loads((directory / "image.auto.tfvars.json").read_text())
     function = view.one(FUNCTION)
@@ -96,6 +89,12 @@ def test_environment_plans_pinned_image(
     tags_all = view.one("aws_ecr_repository")["tags_all"]
     assert tags_all["Environment"] == env
     assert tags_all["Project"] == f"ml-inference-{env}"
+
+
+def test_shared_environment_configuration_validates(tf_validate: Any) -> None:
+    result = tf_validate(str(REPO_ROOT / "environments" / "_common"))
+    assert result["valid"], result["diagnostics"]
+    assert result["error_count"] == 0
 
 
 # ---- provisioned concurrency and Application Auto Scaling -------------------------------
