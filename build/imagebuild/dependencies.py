@@ -1,9 +1,9 @@
-"""The dependency layer: the runtime extra's wheels for the target platform.
+"""The dependency layer: the runtime extra, installed for the target platform and trimmed.
 
-pip downloads wheels built for the target (``--platform``, ``--python-version``,
-``--only-binary=:all:``), so an arm64 layer is built on an x86_64 machine without
-emulation. The requirements are the ``runtime`` extra of pyproject.toml, the same list
-the function's tests install, so there is one list to keep current.
+The requirements are the ``runtime`` extra of pyproject.toml, the same list the
+function's tests install, so there is one list to keep current. What is installed and
+trimmed is decided by :mod:`imagebuild.runtime_deps` (its ``RUNTIME_POLICY``), the same
+code the Dockerfile's dependency stage runs and the cold-start benchmark measures.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import shutil
-import subprocess
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -22,15 +19,12 @@ from pathlib import Path
 from build_support.logs import event
 from imagebuild.errors import DependencyError
 from imagebuild.layers import BlobCache, Layer, build_layer, tree_entries
-from imagebuild.platforms import Platform
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform
+from imagebuild.runtime_deps import RUNTIME_POLICY, InstallError, install
 
-LAMBDA_PYTHON_VERSION = "3.12"
 # Never shipped: the function must not carry a training framework.
 FORBIDDEN_DISTRIBUTIONS = frozenset({"torch", "transformers", "naive-reference"})
-# Installed as dependencies but never imported at inference time: onnxruntime needs
-# sympy (and mpmath under it) only for its offline symbolic shape-inference tools.
-PRUNED_DISTRIBUTIONS = ("sympy", "mpmath")
-_LAYOUT = "deps-1"
+_LAYOUT = "deps-2"
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +58,7 @@ def dependency_layer(
         "requirements": sorted(requirements),
         "platforms": platform.pip_platforms,
         "python": python_version,
-        "pruned": PRUNED_DISTRIBUTIONS,
+        "policy": RUNTIME_POLICY.fingerprint(),
     }
     key = "deps-" + hashlib.sha256(json.dumps(key_source, sort_keys=True).encode()).hexdigest()
     description = f"runtime dependencies for linux/{platform.oci_architecture}"
@@ -74,8 +68,30 @@ def dependency_layer(
         return cached
     with tempfile.TemporaryDirectory(prefix="deps-", dir=cache.root) as temp:
         site = Path(temp) / "site"
-        _pip_install(requirements, platform, python_version, site, cache.root / "pip")
-        _prune(site)
+        event(
+            logger,
+            "installing runtime dependencies",
+            platform=platform.docker_platform,
+            requirements=requirements,
+            policy=RUNTIME_POLICY.name,
+        )
+        try:
+            tree = install(
+                requirements,
+                site,
+                pip_platforms=platform.pip_platforms,
+                python_version=python_version,
+                policy=RUNTIME_POLICY,
+                pip_cache=cache.root / "pip",
+            )
+        except InstallError as exc:
+            raise DependencyError(f"{platform.docker_platform}: {exc}") from None
+        event(
+            logger,
+            "runtime dependencies installed",
+            installed_bytes=tree.installed_bytes,
+            trimmed_bytes=tree.trimmed_bytes,
+        )
         installed = {
             _name(d.metadata["Name"]) for d in importlib.metadata.distributions(path=[str(site)])
         }
@@ -88,49 +104,6 @@ def dependency_layer(
         layer = build_layer(entries, cache, description, salt=_LAYOUT)
     cache.remember(key, layer)
     return layer
-
-
-def _pip_install(
-    requirements: list[str], platform: Platform, python_version: str, target: Path, pip_cache: Path
-) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    for tag in platform.pip_platforms:
-        command += ["--platform", tag]
-    command += [
-        "--python-version", python_version,
-        "--implementation", "cp",
-        "--only-binary=:all:",
-        "--no-compile",  # bytecode from this interpreter would not match the function's
-        "--cache-dir", str(pip_cache),
-        "--target", str(target),
-        *requirements,
-    ]  # fmt: skip
-    event(
-        logger,
-        "installing runtime dependencies",
-        platform=platform.docker_platform,
-        requirements=requirements,
-    )
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DependencyError(
-            f"pip could not install the runtime dependencies for {platform.docker_platform} "
-            f"(Python {python_version}); every requirement needs a wheel for that platform.\n"
-            f"{result.stderr.strip()[-2000:]}"
-        )
-
-
-def _prune(site: Path) -> None:
-    for dist in importlib.metadata.distributions(path=[str(site)]):
-        if _name(dist.metadata["Name"]) not in PRUNED_DISTRIBUTIONS:
-            continue
-        for file in dist.files or ():
-            (site / file).unlink(missing_ok=True)
-    # Console scripts point at this machine's interpreter; empty package dirs are noise.
-    shutil.rmtree(site / "bin", ignore_errors=True)
-    for directory in sorted((p for p in site.rglob("*") if p.is_dir()), reverse=True):
-        if not any(directory.iterdir()):
-            directory.rmdir()
 
 
 def _name(requirement: str) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import jinja2
 
-from imagebuild.dependencies import LAMBDA_PYTHON_VERSION, PRUNED_DISTRIBUTIONS
+from imagebuild import runtime_deps
 from imagebuild.image import HANDLER, MODEL_DIR
-from imagebuild.platforms import Platform
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("imagebuild", "templates"),
@@ -27,7 +27,6 @@ def render_dockerfile(base_image: str, platform: Platform, package: str) -> str:
         docker_platform=platform.docker_platform,
         pip_platforms=platform.pip_platforms,
         python_version=LAMBDA_PYTHON_VERSION,
-        pruned=PRUNED_DISTRIBUTIONS,
         model_dir=MODEL_DIR,
         package=package,
         handler=HANDLER,
@@ -49,6 +48,8 @@ def write_build_context(
         render_dockerfile(base_image, platform, code_dir.name), encoding="utf-8"
     )
     (context / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    # The dependency stage runs the same install-and-trim code as the daemonless build.
+    shutil.copyfile(Path(runtime_deps.__file__), context / "runtime_deps.py")
     shutil.copytree(artifact_dir, context / "model")
     shutil.copytree(
         code_dir, context / code_dir.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")

@@ -15,21 +15,29 @@ class Platform:
     pip_platforms: tuple[str, ...]  # manylinux tags whose wheels run on the Lambda base image
 
 
-# The Lambda Python 3.12 base image is Amazon Linux 2023 (glibc 2.34): any manylinux wheel
-# up to 2_34 runs there. Listing the tags explicitly lets pip pick wheels without emulation.
+# The function's Python: the base image's (public.ecr.aws/lambda/python:3.12).
+LAMBDA_PYTHON_VERSION = "3.12"
+# That base image is Amazon Linux 2023 (glibc 2.34): any manylinux wheel up to 2_34 runs
+# there.
+LAMBDA_GLIBC = (2, 34)
+
+
+def manylinux_tags(machine: str, glibc: tuple[int, int] = LAMBDA_GLIBC) -> tuple[str, ...]:
+    """Every manylinux tag whose wheels run on ``glibc``, newest first.
+
+    pip does not widen ``--platform manylinux_2_34_*`` to older glibc versions, so a
+    wheel tagged, say, ``manylinux_2_31`` is only found when each tag is spelled out.
+    """
+    major, minor = glibc
+    return (
+        *(f"manylinux_{major}_{m}_{machine}" for m in range(minor, 16, -1)),
+        f"manylinux2014_{machine}",
+    )
+
+
 PLATFORMS: dict[str, Platform] = {
-    "arm64": Platform(
-        "arm64",
-        "arm64",
-        "linux/arm64",
-        ("manylinux_2_34_aarch64", "manylinux_2_28_aarch64", "manylinux2014_aarch64"),
-    ),
-    "x86_64": Platform(
-        "x86_64",
-        "amd64",
-        "linux/amd64",
-        ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64"),
-    ),
+    "arm64": Platform("arm64", "arm64", "linux/arm64", manylinux_tags("aarch64")),
+    "x86_64": Platform("x86_64", "amd64", "linux/amd64", manylinux_tags("x86_64")),
 }
 
 DEFAULT_ARCHITECTURE = "arm64"

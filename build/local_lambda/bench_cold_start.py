@@ -23,7 +23,8 @@ from typing import Any
 
 from build_support import atomic, logs
 from build_support.progress import step
-from local_lambda.deps_size import NO_DEPS, RUNTIME_TRIM, measure, pinned_extra
+from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy
+from local_lambda.deps_size import measure, pinned_extra
 from local_lambda.environment import (
     ExecutionEnvironment,
     FunctionConfig,
@@ -38,7 +39,14 @@ OPTIMIZED_HANDLER = "ml_runtime.handler.lambda_handler"
 NAIVE_PACKAGES = ("torch", "transformers")
 DEFAULT_PAYLOAD = {"texts": ["Cold starts are the enemy of ML on Lambda."]}
 # Distributions only a GPU install needs: PyPI's aarch64 torch wheel depends on them.
-CUDA_ONLY = ("nvidia", "nvidia_*", "nvidia-*", "triton", "triton-*", "cuda", "cuda_*", "cuda-*")
+CPU_ONLY_POLICY = TrimPolicy(
+    name="naive-cpu-only",
+    no_deps={},
+    never_loaded=dict.fromkeys(
+        ("nvidia", "nvidia_*", "nvidia-*", "triton", "triton-*", "cuda", "cuda_*", "cuda-*"),
+        "CUDA-only distributions a CPU-only torch install does not have",
+    ),
+)
 TARGETS = {"cold_start_speedup_min": 15.0, "peak_rss_ratio_max": 0.35, "runtime_deps_mb_max": 120}
 
 
@@ -174,7 +182,7 @@ def dependency_sizes(pyproject: Path, cache: Path) -> dict[str, Any]:
     runtime = pinned_extra(pyproject, "runtime")
     naive = [r for r in pinned_extra(pyproject, "build") if r.split("==")[0] in NAIVE_PACKAGES]
     try:
-        size = measure(runtime, cache, no_deps=NO_DEPS, trim_patterns=RUNTIME_TRIM)
+        size = measure(runtime, cache, policy=RUNTIME_POLICY)
         result["runtime_deps_mb_arm64"] = size.trimmed_mb
         result["runtime_deps_untrimmed_mb_arm64"] = size.installed_mb
         result["runtime_deps_packages_mb"] = size.packages
@@ -182,7 +190,7 @@ def dependency_sizes(pyproject: Path, cache: Path) -> dict[str, Any]:
         result["runtime_deps_mb_arm64"] = None
         result["runtime_deps_error"] = str(exc)
     try:
-        naive_size = measure(naive, cache, trim_patterns=CUDA_ONLY)
+        naive_size = measure(naive, cache, policy=CPU_ONLY_POLICY)
         result["naive_runtime_deps_mb_arm64"] = naive_size.trimmed_mb
         result["naive_runtime_deps_pypi_mb_arm64"] = naive_size.installed_mb
         result["naive_runtime_deps_note"] = (

@@ -1,55 +1,26 @@
 """Installed size of a set of requirements for another platform (linux/arm64 by default).
 
-pip installs wheels for a foreign platform into a folder without running anything
-(``--platform ... --only-binary=:all: --target``), so the size is measured, not guessed.
-The image build reuses :func:`install_for_platform` and :data:`RUNTIME_TRIM` so that the
-figure reported here is the size of what ships.
+The install and the trimming are the image build's own (:func:`imagebuild.runtime_deps.
+install` with its ``RUNTIME_POLICY``), so ``runtime_deps_mb_arm64`` is the size of the
+tree the image's dependency layer ships, not of a separate estimate. pip installs wheels
+for a foreign platform without running anything, so the size is measured, not guessed.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# The Lambda Python base images (Amazon Linux 2023) have glibc 2.34: any manylinux wheel
-# up to that tag runs there. pip needs each compatible tag spelled out.
-LAMBDA_GLIBC = (2, 34)
+from build_support.atomic import write_json
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION, platform_for
+from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy, install, tree_bytes
 
-# Installed without their declared dependencies, and why that is safe.
-NO_DEPS = {
-    # Its only dependency, huggingface-hub (and its HTTP stack), serves from_pretrained();
-    # the runtime loads tokenizer.json from the artefact.
-    "tokenizers": "huggingface-hub is only used by Tokenizer.from_pretrained",
-    # flatbuffers, protobuf, packaging and sympy serve ONNX Runtime's Python tools
-    # (quantization, transformers optimiser, model conversion); an inference session
-    # needs only numpy, which the runtime pins itself.
-    "onnxruntime": "its declared dependencies serve its tools, not InferenceSession",
-}
-
-# Files in the runtime's installed tree that the function never loads. The runtime
-# tests check that a real init and inference import none of these.
-RUNTIME_TRIM = (
-    "onnxruntime/capi/libonnxruntime.so.*",  # the C API library; the Python binding is standalone
-    "onnxruntime/tools",
-    "onnxruntime/quantization",
-    "onnxruntime/transformers",
-    "onnxruntime/datasets",
-    "numpy/f2py",
-    "numpy/typing",
-    "numpy/_pyinstaller",
-    "*/tests",
-    "*/__pycache__",
-    "__pycache__",
-    "bin",
-)
+_LAYOUT = "2"  # bump when what is measured changes, to invalidate cached figures
 
 
 @dataclass(frozen=True)
@@ -57,16 +28,10 @@ class DepsSize:
     requirements: tuple[str, ...]
     platform: str
     python_version: str
+    policy: str
     installed_mb: float
     trimmed_mb: float
     packages: dict[str, float]
-
-
-def platform_tags(arch: str = "aarch64", glibc: tuple[int, int] = LAMBDA_GLIBC) -> list[str]:
-    major, minor = glibc
-    return [f"manylinux_{major}_{m}_{arch}" for m in range(17, minor + 1)] + [
-        f"manylinux2014_{arch}"
-    ]
 
 
 def pinned_extra(pyproject: Path, extra: str) -> list[str]:
@@ -84,97 +49,56 @@ def pinned_extra(pyproject: Path, extra: str) -> list[str]:
     return result
 
 
-def install_for_platform(
-    requirements: Sequence[str],
-    target: Path,
-    *,
-    python_version: str = "3.12",
-    arch: str = "aarch64",
-    no_deps: Iterable[str] = (),
-) -> None:
-    """pip-install wheels for ``arch`` into ``target``; ``no_deps`` names go in alone."""
-    skip = {name.lower() for name in no_deps}
-    alone = [r for r in requirements if _name(r) in skip]
-    together = [r for r in requirements if _name(r) not in skip]
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    base += [f"--platform={tag}" for tag in platform_tags(arch)]
-    base += [f"--python-version={python_version}", "--implementation=cp", "--only-binary=:all:"]
-    base += ["--upgrade", f"--target={target}"]
-    for group, extra in ((together, []), (alone, ["--no-deps"])):
-        if group:
-            result = subprocess.run(
-                [*base, *extra, *group], capture_output=True, text=True, check=False
-            )
-            if result.returncode != 0:
-                raise RuntimeError(
-                    f"pip could not install {group} for {arch}/py{python_version}: "
-                    f"{result.stderr.strip()[-2000:]}"
-                )
-
-
-def trim(target: Path, patterns: Iterable[str] = RUNTIME_TRIM) -> None:
-    """Delete what matches ``patterns`` (relative to ``target``)."""
-    patterns = tuple(patterns)
-    for path in sorted(target.rglob("*"), key=lambda p: len(p.parts)):
-        if not path.exists() and not path.is_symlink():
-            continue
-        relative = path.relative_to(target).as_posix()
-        if any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-
-
-def tree_mb(path: Path) -> float:
-    total = sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() or p.is_symlink())
-    return total / 1_000_000
-
-
 def measure(
     requirements: Sequence[str],
     work_dir: Path,
     *,
-    python_version: str = "3.12",
-    arch: str = "aarch64",
-    no_deps: Iterable[str] = (),
-    trim_patterns: Iterable[str] = (),
+    architecture: str = "arm64",
+    python_version: str = LAMBDA_PYTHON_VERSION,
+    policy: TrimPolicy = RUNTIME_POLICY,
 ) -> DepsSize:
-    """Install, measure, trim, measure again. Results are cached in ``work_dir`` by input."""
-    no_deps = tuple(sorted(no_deps))
-    trim_patterns = tuple(trim_patterns)
+    """Install and trim as the image build does; sizes cached in ``work_dir`` by input."""
+    platform = platform_for(architecture)
     key = hashlib.sha256(
-        json.dumps([list(requirements), python_version, arch, no_deps, trim_patterns]).encode()
-    ).hexdigest()[:16]
+        json.dumps(
+            [_LAYOUT, list(requirements), python_version, platform.pip_platforms,
+             policy.fingerprint()]
+        ).encode()
+    ).hexdigest()[:16]  # fmt: skip
     cached = work_dir / f"deps-size-{key}.json"
     if cached.is_file():
-        return DepsSize(**{**json.loads(cached.read_text()), "requirements": tuple(requirements)})
+        record = json.loads(cached.read_text())
+        packages = dict(sorted(record.pop("packages").items(), key=lambda kv: -kv[1]))
+        return DepsSize(
+            **{**record, "requirements": tuple(record["requirements"]), "packages": packages}
+        )
     target = work_dir / f"site-{key}"
     shutil.rmtree(target, ignore_errors=True)
-    install_for_platform(
-        requirements, target, python_version=python_version, arch=arch, no_deps=no_deps
-    )
-    installed = tree_mb(target)
-    trim(target, trim_patterns)
-    packages = {
-        child.name: round(tree_mb(child) if child.is_dir() else child.stat().st_size / 1e6, 2)
-        for child in target.iterdir()
-    }
+    try:
+        tree = install(
+            requirements,
+            target,
+            pip_platforms=platform.pip_platforms,
+            python_version=python_version,
+            policy=policy,
+            pip_cache=work_dir / "pip",
+        )
+        packages = {
+            child.name: round(
+                (tree_bytes(child) if child.is_dir() else child.stat().st_size) / 1e6, 2
+            )
+            for child in target.iterdir()
+        }
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
     size = DepsSize(
         requirements=tuple(requirements),
-        platform=f"linux/{arch}",
+        platform=platform.docker_platform,
         python_version=python_version,
-        installed_mb=round(installed, 1),
-        trimmed_mb=round(tree_mb(target), 1),
+        policy=policy.name,
+        installed_mb=round(tree.installed_bytes / 1e6, 1),
+        trimmed_mb=round(tree.trimmed_bytes / 1e6, 1),
         packages=dict(sorted(packages.items(), key=lambda kv: -kv[1])),
     )
-    shutil.rmtree(target, ignore_errors=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(size.__dict__))
+    write_json(cached, asdict(size))
     return size
-
-
-def _name(requirement: str) -> str:
-    for separator in ("==", ">=", "<=", "~=", "[", ";", " ", "<", ">"):
-        requirement = requirement.split(separator, 1)[0]
-    return requirement.strip().lower()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from imagebuild import runtime_deps
 from imagebuild.dependencies import runtime_requirements
 from imagebuild.docker_build import docker_daemon_available
 from imagebuild.dockerfile import render_dockerfile, write_build_context
@@ -36,10 +37,12 @@ def test_arm64_dockerfile_is_multi_stage_without_emulation_and_ordered_for_cachi
     dockerfile = render_dockerfile(BASE, platform_for("arm64"), "ml_runtime")
     builder, function = stages(dockerfile)
     assert builder[0] == f"FROM --platform=$BUILDPLATFORM {BASE} AS dependencies"
-    install = next(line for line in builder if line.startswith("RUN pip install"))
+    # The stage runs the daemonless build's own install-and-trim code (one policy).
+    assert "COPY requirements.txt runtime_deps.py /tmp/" in builder
+    install = next(line for line in builder if line.startswith("RUN python /tmp/runtime_deps.py"))
     assert "--platform manylinux2014_aarch64" in install
-    assert "--python-version 3.12 --implementation cp" in install
-    assert "--only-binary=:all:" in install
+    assert "--platform manylinux_2_31_aarch64" in install
+    assert "--python-version 3.12" in install
     assert "x86_64" not in install
 
     assert function[0] == f"FROM --platform=linux/arm64 {BASE} AS function"
@@ -87,6 +90,7 @@ def test_build_context_holds_the_runtime_extra_the_model_and_clean_code(tmp_path
     assert not any(line.split("==")[0] in {"torch", "transformers"} for line in lines)
     assert (context / "model" / "manifest.json").stat().st_mode & 0o777 == 0o644
     assert (context / "ml_runtime" / "__init__.py").is_file()
+    assert (context / "runtime_deps.py").read_bytes() == Path(runtime_deps.__file__).read_bytes()
     assert not (context / "ml_runtime" / "__pycache__").exists()
 
 

@@ -1,7 +1,8 @@
 """What the runtime loads at init, and the arm64 dependency measurement's building blocks.
 
-The installed runtime tree is trimmed (``local_lambda.deps_size``): a real init and
-inference must import nothing that trimming removes, and nothing heavy it does not need.
+The image's dependency layer (and the benchmark's ``runtime_deps_mb_arm64``) is installed
+and trimmed by ``imagebuild.runtime_deps.RUNTIME_POLICY``: a real init and inference must
+import nothing that policy removes or leaves out, and nothing heavy it does not need.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
-from local_lambda.deps_size import NO_DEPS, RUNTIME_TRIM, pinned_extra, platform_tags, trim
+from imagebuild.platforms import manylinux_tags
+from imagebuild.runtime_deps import RUNTIME_POLICY, trim
+from local_lambda.deps_size import pinned_extra
 
 PROBE = """
 import json, sys, sysconfig
@@ -53,7 +56,9 @@ def test_init_and_inference_load_nothing_that_is_trimmed_or_heavy(text_artifact:
     loaded = json.loads(run.stdout.strip().splitlines()[-1])
     modules = set(loaded["modules"])
     # Dependencies dropped by NO_DEPS (and everything heavy) must stay unimported.
-    dropped = set().union(*(_requirement_names(name) for name in NO_DEPS)) - {"numpy"}
+    dropped = set().union(*(_requirement_names(name) for name in RUNTIME_POLICY.no_deps)) - {
+        "numpy"
+    }
     by_distribution: dict[str, set[str]] = {}
     for top, dists in packages_distributions().items():
         for dist in dists:
@@ -70,15 +75,16 @@ def test_init_and_inference_load_nothing_that_is_trimmed_or_heavy(text_artifact:
     trimmed = [
         path
         for path in inside
-        for pattern in RUNTIME_TRIM
+        for pattern in RUNTIME_POLICY.never_loaded
         if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern + "/*")
     ]
     assert not trimmed, trimmed
 
 
 def test_platform_tags_cover_manylinux_up_to_lambda_glibc() -> None:
-    tags = platform_tags("aarch64")
-    assert tags[0] == "manylinux_2_17_aarch64" and "manylinux_2_34_aarch64" in tags
+    tags = manylinux_tags("aarch64")
+    assert tags[0] == "manylinux_2_34_aarch64" and "manylinux_2_17_aarch64" in tags
+    assert "manylinux_2_31_aarch64" in tags
     assert "manylinux_2_35_aarch64" not in tags and "manylinux2014_aarch64" in tags
 
 
@@ -102,6 +108,6 @@ def test_trim_removes_matching_paths_only(tmp_path: Path) -> None:
     ]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("x")
-    trim(tmp_path, RUNTIME_TRIM)
+    trim(tmp_path, RUNTIME_POLICY.never_loaded)
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert left == ["numpy/_core/a.py", "onnxruntime/capi/pybind.so"]
