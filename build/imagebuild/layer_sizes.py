@@ -3,7 +3,8 @@
 ``python -m imagebuild.layer_sizes --artifact DIR [--architecture arm64] [--report FILE]``
 builds the dependency, model and code layers exactly as a push would (same cache) and
 reports their compressed and uncompressed sizes, plus what a code-only change uploads
-(the code layer and the config) as a share of the layers above the base.
+(the code layer and the config) as a share of the layers above the base. Without
+``--artifact`` it builds and reports the dependency layer alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from imagebuild.builder import code_layer
 from imagebuild.cli import default_cache_dir
 from imagebuild.dependencies import dependency_layer, runtime_requirements
 from imagebuild.image import MODEL_DIR
-from imagebuild.layers import BlobCache, build_layer, tree_entries
+from imagebuild.layers import BlobCache, Layer, build_layer, tree_entries
 from imagebuild.platforms import PLATFORMS, platform_for
 
 logger = logging.getLogger("imagebuild.layer_sizes")
@@ -31,24 +32,23 @@ _CONFIG_BYTES = 8_000
 
 
 def measure(
-    artifact_dir: Path, architecture: str, project_root: Path, cache: BlobCache
+    artifact_dir: Path | None, architecture: str, project_root: Path, cache: BlobCache
 ) -> dict[str, Any]:
     platform = platform_for(architecture)
-    artifact = load_artifact(artifact_dir)
     with step(logger, "dependency layer"):
         deps = dependency_layer(
             runtime_requirements(project_root / "pyproject.toml"), platform, cache
         )
+    if artifact_dir is None:
+        return {"architecture": architecture, "layers": {"dependencies": _sizes(deps)}}
+    artifact = load_artifact(artifact_dir)
     model = build_layer(tree_entries(artifact.directory, MODEL_DIR), cache, "model")
     code = code_layer(project_root / "lambda_src" / "ml_runtime", cache)
     layers = {"dependencies": deps, "model": model, "code": code}
     above_base = sum(layer.size for layer in layers.values())
     return {
         "architecture": architecture,
-        "layers": {
-            name: {"bytes": layer.size, "uncompressed_bytes": layer.uncompressed_size}
-            for name, layer in layers.items()
-        },
+        "layers": {name: _sizes(layer) for name, layer in layers.items()},
         "bytes_above_base": above_base,
         "mb_above_base": round(above_base / 1e6, 1),
         "code_only_change_upload_bytes_max": code.size + _CONFIG_BYTES,
@@ -58,9 +58,17 @@ def measure(
     }
 
 
+def _sizes(layer: Layer) -> dict[str, Any]:
+    return {
+        "digest": layer.digest,
+        "bytes": layer.size,
+        "uncompressed_bytes": layer.uncompressed_size,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     cli = argparse.ArgumentParser(prog="python -m imagebuild.layer_sizes", description=__doc__)
-    cli.add_argument("--artifact", type=Path, required=True)
+    cli.add_argument("--artifact", type=Path, help="model artefact; without it, dependencies only")
     cli.add_argument("--architecture", choices=sorted(PLATFORMS), default="arm64")
     cli.add_argument("--project-root", type=Path, default=Path.cwd())
     cli.add_argument("--cache-dir", type=Path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tarfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imagebuild import runtime_deps
+from imagebuild import layer_sizes, runtime_deps
 from imagebuild.dependencies import dependency_layer
 from imagebuild.layers import BlobCache
 from imagebuild.platforms import platform_for
@@ -62,3 +63,29 @@ def test_runtime_policy_gives_a_reason_for_everything_it_leaves_out() -> None:
     assert set(policy.no_deps) == {"tokenizers", "onnxruntime"}
     for reason in (*policy.no_deps.values(), *policy.never_loaded.values()):
         assert len(reason) > 5
+
+
+def test_layer_sizes_reports_the_dependency_layer_alone_without_an_artifact(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    pins = ", ".join(f'"{r}"' for r in TEST_REQUIREMENTS)
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "x"\nversion = "0"\n'
+        f"[project.optional-dependencies]\nruntime = [{pins}]\n"
+    )
+    report = tmp_path / "sizes.json"
+    assert layer_sizes.main(
+        ["--project-root", str(tmp_path), "--cache-dir", str(shared_cache), "--report", str(report)]
+    ) == 0  # fmt: skip
+    result = json.loads(report.read_text())
+    expected = dependency_layer(
+        list(TEST_REQUIREMENTS), platform_for("arm64"), BlobCache(shared_cache)
+    )
+    assert result["architecture"] == "arm64"
+    assert result["layers"] == {
+        "dependencies": {
+            "digest": expected.digest,
+            "bytes": expected.size,
+            "uncompressed_bytes": expected.uncompressed_size,
+        }
+    }
