@@ -97,7 +97,7 @@ def build_source(model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any]
         inputs=spec.inputs,
         outputs=(),
         evaluation=eval_batches,
-        calibration=_batches(calibration),
+        calibration=_batches(calibration, equal_sizes=True),
         latency_input={k: v[:1] for k, v in evaluation.items()},
         source={**origin, "weights_sha256": _weights_sha256(model)},
     )
@@ -105,8 +105,12 @@ def build_source(model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any]
     return source
 
 
-def _batches(samples: dict[str, np.ndarray[Any, Any]]) -> list[Batch]:
+def _batches(samples: dict[str, np.ndarray[Any, Any]], equal_sizes: bool = False) -> list[Batch]:
+    """Batches of EVAL_BATCH_SIZE; ``equal_sizes`` drops a ragged tail (histogram calibrators
+    stack per-batch outputs and need one shape)."""
     count = len(next(iter(samples.values())))
+    if equal_sizes and count >= EVAL_BATCH_SIZE:
+        count -= count % EVAL_BATCH_SIZE
     return [
         {k: v[i : i + EVAL_BATCH_SIZE] for k, v in samples.items()}
         for i in range(0, count, EVAL_BATCH_SIZE)

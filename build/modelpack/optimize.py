@@ -50,4 +50,4 @@ def _optimize_offline(src: Path, dst: Path) -> dict[str, Any]:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     options.optimized_model_filepath = str(dst)
     ort.InferenceSession(str(src), options, providers=["CPUExecutionProvider"])
-    return {"method": "onnxruntime offline graph optimisation", "level": "basic"}
+    return {"method": "onnxruntime offline graph optimisation", "graph_optimization_level": "basic"}
