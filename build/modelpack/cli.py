@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from build_support.logs import configure
+from build_support.progress import step
 from modelpack.errors import ModelpackError
 from modelpack.evaluate import Thresholds
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE
@@ -123,14 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     configure()
     try:
         check_output_free(args.output)
-        source = load_source(
-            model_dir=args.model_dir,
-            module=args.module,
-            torchscript=args.torchscript,
-            input_spec=args.input_spec,
-            name=args.name,
-            max_length=args.max_length,
-        )
+        with step(logger, "load the model"):
+            source = load_source(
+                model_dir=args.model_dir,
+                module=args.module,
+                torchscript=args.torchscript,
+                input_spec=args.input_spec,
+                name=args.name,
+                max_length=args.max_length,
+            )
         options = BuildOptions(
             output=args.output,
             thresholds=Thresholds(args.min_cosine_mean, args.min_cosine, args.min_top1_agreement),

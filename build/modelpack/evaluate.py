@@ -34,7 +34,7 @@ class Accuracy:
     def shortfalls(self) -> list[str]:
         """One 'measured < required' line per threshold not met."""
         return [
-            f"{key} {self.values[key]:.4f} < required {need:.4f}"
+            f"{key} {self.values[key]:.6f} < required {need:.4f}"
             for key, need in self.thresholds.items()
             if not self.values[key] >= need
         ]

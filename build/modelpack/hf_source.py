@@ -147,7 +147,14 @@ def _check_files(model_dir: Path) -> None:
             "pass --model-dir pointing at a Hugging Face model directory"
             " (config.json, model.safetensors, tokenizer.json)",
         )
-    missing = [f for f in REQUIRED_FILES if not (model_dir / f).is_file()]
+    try:
+        present = {entry.name for entry in model_dir.iterdir() if entry.is_file()}
+    except PermissionError:
+        raise ModelSourceError(
+            f"cannot read model directory {model_dir} (permission denied)",
+            "check the directory's permissions, or copy the model somewhere readable",
+        ) from None
+    missing = [f for f in REQUIRED_FILES if f not in present]
     if missing:
         raise ModelSourceError(
             f"model directory {model_dir} lacks {', '.join(missing)}",

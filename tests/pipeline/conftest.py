@@ -14,10 +14,33 @@ from transformers import BertConfig, BertModel
 from modelpack.pipeline import BuildOptions, build
 from modelpack.sources import load_source
 
-WORDS = (
-    "the a cold start model lambda function fast slow cat dog runs sleeps on mat "
-    "memory image container quantize accuracy gate text embedding short long"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "cold",
+    "start",
+    "model",
+    "lambda",
+    "function",
+    "fast",
+    "slow",
+    "cat",
+    "dog",
+    "runs",
+    "sleeps",
+    "on",
+    "mat",
+    "memory",
+    "image",
+    "container",
+    "quantize",
+    "accuracy",
+    "gate",
+    "text",
+    "embedding",
+    "short",
+    "long",
+]
 
 
 def _tiny_tokenizer() -> Tokenizer:
