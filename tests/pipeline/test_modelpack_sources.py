@@ -254,3 +254,23 @@ def test_cli_model_dir_that_is_a_file(tmp_path: Path) -> None:
     assert "is not a directory" in result.stderr
     assert result.stdout == ""
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_default_model_tokenizer_pads_to_the_longest_text(
+    default_artifact: tuple[Path, dict[str, Any]],
+) -> None:
+    """The published tokenizer.json pads every input to 128 tokens; the artefact's must not."""
+    from tokenizers import Tokenizer
+
+    from modelpack.default_model import default_model_dir
+
+    artifact, manifest = default_artifact
+    published = Tokenizer.from_file(str(default_model_dir() / "tokenizer.json"))
+    assert len(published.encode("Hello there.").ids) == 128
+    shipped = Tokenizer.from_file(str(artifact / manifest["tokenizer"]["file"]))
+    assert shipped.padding is not None and shipped.padding["length"] is None
+    short, longer = shipped.encode_batch(["Hello there.", "A somewhat longer sentence here."])
+    assert len(short.ids) == len(longer.ids) < 16
+    assert sum(short.attention_mask) < len(short.ids)
+    assert len(shipped.encode("word " * 400).ids) == manifest["tokenizer"]["max_length"] == 256
