@@ -1,14 +1,17 @@
-"""Read and verify a model artefact directory (``manifest.json`` plus the files it lists)."""
+"""Read and verify a model artefact directory (``manifest.json`` plus the files it lists).
+
+The check is the runtime's own (``ml_runtime.artifact.verify_artifact``): an artefact
+the function would refuse at init never ships in an image.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from imagebuild.errors import ArtifactError
-from imagebuild.layers import file_sha256
+from ml_runtime.artifact import ArtifactError as RuntimeArtifactError
+from ml_runtime.artifact import verify_artifact
 
 
 @dataclass(frozen=True)
@@ -21,37 +24,20 @@ class Artifact:
 
 
 def load_artifact(directory: Path) -> Artifact:
-    """Check every file against the manifest's sha256; a corrupt artefact never ships."""
-    manifest_path = directory / "manifest.json"
-    if not manifest_path.is_file():
+    """Check every file against the manifest's size and sha256; a corrupt artefact never ships."""
+    if not (directory / "manifest.json").is_file():
         raise ArtifactError(
             f"{directory} is not a model artefact: no manifest.json "
             "(build one with `modelpack build --output DIR`)"
         )
     try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-        model_file = str(manifest["model_file"])
-        files: dict[str, dict[str, Any]] = manifest["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"{manifest_path} is not a valid manifest: {exc!r}") from exc
-    if model_file not in files:
-        raise ArtifactError(f"{manifest_path}: model_file {model_file!r} is not listed in files")
-    total = 0
-    for relative, record in sorted(files.items()):
-        path = directory / relative
-        if not path.is_file():
-            raise ArtifactError(f"{path} is listed in the manifest but missing")
-        actual = file_sha256(path)
-        if actual != record.get("sha256"):
-            raise ArtifactError(
-                f"{path} does not match the manifest (sha256 {actual}, manifest says "
-                f"{record.get('sha256')}); rebuild the artefact"
-            )
-        total += path.stat().st_size
+        manifest = verify_artifact(directory)
+    except RuntimeArtifactError as exc:
+        raise ArtifactError(f"{directory}: {exc}; rebuild the artefact") from exc
     return Artifact(
         directory=directory,
-        name=str(manifest.get("name", directory.name)),
-        model_file=model_file,
-        model_sha256=str(files[model_file]["sha256"]),
-        size_bytes=total,
+        name=manifest.name,
+        model_file=manifest.model_file,
+        model_sha256=manifest.files[manifest.model_file].sha256,
+        size_bytes=sum(entry.size_bytes for entry in manifest.files.values()),
     )

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
 from build_support.atomic import write_json
+from build_support.hashing import sha256_file
 
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 _LAYOUT_VERSION = "1"  # bump when the tar layout changes, to invalidate cached layers
@@ -112,7 +113,7 @@ def inputs_key(entries: Iterable[Entry], salt: str) -> str:
             digest.update(b"link\0" + str(entry.source.readlink()).encode() + b"\0")
         else:
             digest.update(f"{_file_mode(entry.source):o}\0".encode())
-            digest.update(file_sha256(entry.source).encode() + b"\0")
+            digest.update(sha256_file(entry.source).encode() + b"\0")
     return digest.hexdigest()
 
 
@@ -146,14 +147,6 @@ def build_layer(entries: list[Entry], cache: BlobCache, description: str, salt: 
         raise
     cache.remember(key, layer)
     return layer
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _file_mode(path: Path) -> int:

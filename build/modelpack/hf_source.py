@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from build_support.hashing import sha256_file
 from modelpack.errors import ModelSourceError
-from modelpack.hashing import sha256_file
 from modelpack.signature import TensorSpec
 from modelpack.source_model import TASK_SENTENCE_EMBEDDING, Batch, SourceModel
 from naive_reference.pooling import mean_pool_l2

@@ -9,8 +9,8 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
+from build_support.hashing import sha256_file
 from modelpack import FORMAT_VERSION
-from modelpack.hashing import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 MODEL_FILE = "model.onnx"

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from build_support.hashing import sha256_file
 from imagebuild.artifact import load_artifact
 from imagebuild.builder import code_layer
 from imagebuild.dependencies import runtime_requirements
 from imagebuild.errors import ArtifactError, DependencyError, ImageBuildError
-from imagebuild.layers import BlobCache, file_sha256
+from imagebuild.layers import BlobCache
 
 
 def test_runtime_extra_with_torch_is_refused(tmp_path: Path) -> None:
@@ -38,21 +39,29 @@ def test_code_importing_torch_or_the_naive_handler_is_refused(tmp_path: Path, li
 def artefact(directory: Path) -> Path:
     directory.mkdir()
     (directory / "model.onnx").write_bytes(b"onnx bytes")
-    files = {"model.onnx": {"sha256": file_sha256(directory / "model.onnx"), "size_bytes": 10}}
-    (directory / "manifest.json").write_text(
-        json.dumps({"model_file": "model.onnx", "files": files})
-    )
+    files = {"model.onnx": {"sha256": sha256_file(directory / "model.onnx"), "size_bytes": 10}}
+    manifest = {
+        "format_version": 1,
+        "name": "guard-test",
+        "task": "generic",
+        "model_file": "model.onnx",
+        "files": files,
+        "tokenizer": None,
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["batch", 4]}],
+        "outputs": [{"name": "y", "dtype": "float32", "shape": ["batch", 2]}],
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
 
 
 def test_a_valid_artefact_reports_the_model_sha256(tmp_path: Path) -> None:
     loaded = load_artifact(artefact(tmp_path / "a"))
-    assert loaded.model_sha256 == file_sha256(tmp_path / "a" / "model.onnx")
+    assert loaded.model_sha256 == sha256_file(tmp_path / "a" / "model.onnx")
 
 
 def test_a_corrupt_or_incomplete_artefact_is_refused(tmp_path: Path) -> None:
     directory = artefact(tmp_path / "a")
-    (directory / "model.onnx").write_bytes(b"tampered")
+    (directory / "model.onnx").write_bytes(b"onnx bytez")  # same size: only the sha256 tells
     with pytest.raises(ArtifactError, match="does not match the manifest"):
         load_artifact(directory)
     (directory / "model.onnx").unlink()
