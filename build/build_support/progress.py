@@ -38,11 +38,10 @@ class Progress:
             self._report("progress")
 
     def _report(self, phase: str) -> None:
-        fields: dict[str, Any] = {
-            "step": self.name,
-            "done": round(self.done, 3),
-            "unit": self.unit,
-        }
+        fields: dict[str, Any] = {"step": self.name}
+        if self.done or self.total:
+            # A step that never counts its units reports only its duration.
+            fields.update(done=round(self.done, 3), unit=self.unit)
         if self.total:
             fields["total"] = self.total
             fields["percent"] = round(100.0 * self.done / self.total, 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,16 @@ def per_sample(outputs: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
     return np.concatenate([np.asarray(o, np.float64).reshape(len(o), -1) for o in outputs], axis=1)
 
 
-def reference_outputs(source: SourceModel) -> list[np.ndarray[Any, Any]]:
-    return [per_sample(source.torch_outputs(batch)) for batch in source.evaluation]
+def reference_outputs(
+    source: SourceModel, on_batch: Callable[[], None] | None = None
+) -> list[np.ndarray[Any, Any]]:
+    """fp32 PyTorch outputs per evaluation batch; ``on_batch`` reports progress."""
+    outputs = []
+    for batch in source.evaluation:
+        outputs.append(per_sample(source.torch_outputs(batch)))
+        if on_batch is not None:
+            on_batch()
+    return outputs
 
 
 def onnx_outputs(source: SourceModel, sess: ort.InferenceSession) -> list[np.ndarray[Any, Any]]:

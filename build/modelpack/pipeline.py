@@ -88,8 +88,10 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
         with step(logger, "optimise graph"):
             optimization = optimize_graph(source, work / "fp32.onnx", work / "optimized.onnx")
         event(logger, "graph optimised", **optimization)
-        with step(logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"):
-            reference = reference_outputs(source)
+        with step(
+            logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"
+        ) as progress:
+            reference = reference_outputs(source, on_batch=progress.advance)
         measured = _measure_candidates(source, work, reference, options.thresholds)
         chosen = _choose(measured)
         with staged_directory(options.output) as stage:

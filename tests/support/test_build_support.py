@@ -89,3 +89,16 @@ def test_progress_reports_start_done_and_failure(capsys: pytest.CaptureFixture[s
     assert done["percent"] == 100.0
     assert done["done"] == 4
     assert records[-1]["level"] == "error"
+
+
+def test_progress_of_an_uncounted_step_reports_only_its_duration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logs.configure(level="INFO", fmt="json")
+    with progress.step(logging.getLogger("demo"), "load the model"):
+        pass
+    done = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert done["event"] == "load the model: done"
+    assert "done" not in done
+    assert "percent" not in done
+    assert done["elapsed_s"] >= 0
