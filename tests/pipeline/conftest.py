@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
@@ -79,16 +77,3 @@ def default_artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
     output = tmp_path_factory.mktemp("default") / "all-MiniLM-L6-v2"
     manifest = build(load_source(), BuildOptions(output=output, latency_runs=20))
     return output, manifest
-
-
-def write_json(path: Path, data: object) -> Path:
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
-def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
-    return images, digits.target.astype(np.int64)
