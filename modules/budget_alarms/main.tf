@@ -115,95 +115,72 @@ resource "aws_budgets_budget" "cost" {
   depends_on = [aws_sns_topic_policy.alerts]
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  count = local.alarms_enabled ? 1 : 0
-
-  alarm_name          = "${var.name}-errors"
-  alarm_description   = "Invocation errors of ${coalesce(var.function_name, "-")} above ${var.errors_threshold} per ${var.alarm_period_seconds}s."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = var.function_name }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.errors_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-  tags                = var.tags
+locals {
+  # One definition per alarm; the shared settings (period, actions, missing data) are
+  # written once in the resource below. Provisioned-concurrency alarms watch the alias.
+  alarm_definitions = {
+    errors = {
+      description = "Invocation errors of ${coalesce(var.function_name, "-")} above ${var.errors_threshold} per ${var.alarm_period_seconds}s."
+      metric_name = "Errors"
+      dimensions  = tomap({ FunctionName = var.function_name })
+      on_alias    = false
+      statistic   = "Sum"
+      threshold   = var.errors_threshold
+    }
+    throttles = {
+      description = "Throttled invocations of ${coalesce(var.function_name, "-")}: concurrency limit reached."
+      metric_name = "Throttles"
+      dimensions  = tomap({ FunctionName = var.function_name })
+      on_alias    = false
+      statistic   = "Sum"
+      threshold   = var.throttles_threshold
+    }
+    duration-p99 = {
+      description = "p99 duration of ${coalesce(var.function_name, "-")} above ${var.duration_alarm_ratio * 100}% of its ${var.function_timeout_seconds}s timeout."
+      metric_name = "Duration"
+      dimensions  = tomap({ FunctionName = var.function_name })
+      on_alias    = false
+      statistic   = "p99"
+      threshold   = floor(var.function_timeout_seconds * 1000 * var.duration_alarm_ratio)
+    }
+    pc-spillover = {
+      description = "Invocations of ${local.alias_resource} served beyond provisioned concurrency (cold starts)."
+      metric_name = "ProvisionedConcurrencySpilloverInvocations"
+      dimensions  = tomap({ FunctionName = var.function_name, Resource = local.alias_resource })
+      on_alias    = true
+      statistic   = "Sum"
+      threshold   = var.spillover_threshold
+    }
+    pc-utilization = {
+      description = "Maximum provisioned concurrency utilization of ${local.alias_resource} above ${var.utilization_threshold * 100}%."
+      metric_name = "ProvisionedConcurrencyUtilization"
+      dimensions  = tomap({ FunctionName = var.function_name, Resource = local.alias_resource })
+      on_alias    = true
+      statistic   = "Maximum"
+      threshold   = var.utilization_threshold
+    }
+  }
+  alarms = {
+    for key, alarm in local.alarm_definitions : key => alarm
+    if local.alarms_enabled && (var.provisioned_concurrency_alarms || !alarm.on_alias)
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  count = local.alarms_enabled ? 1 : 0
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.alarms
 
-  alarm_name          = "${var.name}-throttles"
-  alarm_description   = "Throttled invocations of ${coalesce(var.function_name, "-")}: concurrency limit reached."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = var.function_name }
-  statistic           = "Sum"
+  alarm_name        = "${var.name}-${each.key}"
+  alarm_description = each.value.description
+  namespace         = "AWS/Lambda"
+  metric_name       = each.value.metric_name
+  dimensions        = each.value.dimensions
+  # Percentiles are extended statistics; Sum, Maximum, … are plain ones.
+  statistic           = startswith(each.value.statistic, "p") ? null : each.value.statistic
+  extended_statistic  = startswith(each.value.statistic, "p") ? each.value.statistic : null
   period              = var.alarm_period_seconds
   evaluation_periods  = var.evaluation_periods
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.throttles_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "duration_p99" {
-  count = local.alarms_enabled ? 1 : 0
-
-  alarm_name          = "${var.name}-duration-p99"
-  alarm_description   = "p99 duration of ${coalesce(var.function_name, "-")} above ${var.duration_alarm_ratio * 100}% of its ${var.function_timeout_seconds}s timeout."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Duration"
-  dimensions          = { FunctionName = var.function_name }
-  extended_statistic  = "p99"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = floor(var.function_timeout_seconds * 1000 * var.duration_alarm_ratio)
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "pc_spillover" {
-  count = local.alarms_enabled && var.provisioned_concurrency_alarms ? 1 : 0
-
-  alarm_name          = "${var.name}-pc-spillover"
-  alarm_description   = "Invocations of ${local.alias_resource} served beyond provisioned concurrency (cold starts)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "ProvisionedConcurrencySpilloverInvocations"
-  dimensions          = { FunctionName = var.function_name, Resource = local.alias_resource }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.spillover_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "pc_utilization" {
-  count = local.alarms_enabled && var.provisioned_concurrency_alarms ? 1 : 0
-
-  alarm_name          = "${var.name}-pc-utilization"
-  alarm_description   = "Maximum provisioned concurrency utilization of ${local.alias_resource} above ${var.utilization_threshold * 100}%."
-  namespace           = "AWS/Lambda"
-  metric_name         = "ProvisionedConcurrencyUtilization"
-  dimensions          = { FunctionName = var.function_name, Resource = local.alias_resource }
-  statistic           = "Maximum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.utilization_threshold
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   ok_actions          = [aws_sns_topic.alerts.arn]

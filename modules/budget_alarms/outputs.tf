@@ -10,13 +10,7 @@ output "sns_topic_arn" {
 
 output "alarm_names" {
   description = "Names of the CloudWatch alarms."
-  value = compact([
-    try(aws_cloudwatch_metric_alarm.errors[0].alarm_name, ""),
-    try(aws_cloudwatch_metric_alarm.throttles[0].alarm_name, ""),
-    try(aws_cloudwatch_metric_alarm.duration_p99[0].alarm_name, ""),
-    try(aws_cloudwatch_metric_alarm.pc_spillover[0].alarm_name, ""),
-    try(aws_cloudwatch_metric_alarm.pc_utilization[0].alarm_name, ""),
-  ])
+  value       = [for alarm in aws_cloudwatch_metric_alarm.lambda : alarm.alarm_name]
 }
 
 output "topic_policy_json" {
