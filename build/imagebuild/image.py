@@ -7,14 +7,13 @@ same base and layers always give the same config digest and manifest digest.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from imagebuild.base_image import BaseImage
 from imagebuild.layers import Layer
-from imagebuild.registry import OCI_MANIFEST
+from imagebuild.registry import OCI_MANIFEST, content_digest
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 HANDLER = "ml_runtime.handler.lambda_handler"
@@ -53,7 +52,7 @@ def compose(base: BaseImage, layers: list[Layer], env: dict[str, str]) -> Compos
         ),
     ]
     config_bytes = canonical_json(config)
-    config_digest = _sha256(config_bytes)
+    config_digest = content_digest(config_bytes)
     manifest = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -70,14 +69,12 @@ def compose(base: BaseImage, layers: list[Layer], env: dict[str, str]) -> Compos
         ],
     }
     manifest_bytes = canonical_json(manifest)
-    return ComposedImage(config_bytes, config_digest, manifest_bytes, _sha256(manifest_bytes))
+    return ComposedImage(
+        config_bytes, config_digest, manifest_bytes, content_digest(manifest_bytes)
+    )
 
 
 def _merge_env(existing: list[str], updates: dict[str, str]) -> list[str]:
     merged = [item for item in existing if item.split("=", 1)[0] not in updates]
     merged.extend(f"{key}={value}" for key, value in sorted(updates.items()))
     return merged
-
-
-def _sha256(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"

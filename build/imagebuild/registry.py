@@ -40,6 +40,11 @@ _CHUNK = 1 << 20
 _T = TypeVar("_T")
 
 
+def content_digest(data: bytes) -> str:
+    """The OCI digest of a blob or manifest held in memory: ``sha256:<hex>``."""
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
 @dataclass(frozen=True)
 class ImageReference:
     """``registry/repository[:tag][@digest]``."""
@@ -204,7 +209,7 @@ class RegistryClient:
         if response.status == 404:
             raise RegistryError(f"{self.host}/{repository}:{reference} does not exist")
         data = response.data
-        digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        digest = content_digest(data)
         if reference.startswith("sha256:") and digest != reference:
             raise RegistryError(f"manifest {reference} from {self.host} does not match its digest")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -227,7 +232,7 @@ class RegistryClient:
 
     def put_manifest(self, repository: str, reference: str, data: bytes, media_type: str) -> str:
         """Store ``data`` under a tag or its digest; returns the digest."""
-        digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        digest = content_digest(data)
         response = self._call(
             "PUT",
             repository,
