@@ -31,7 +31,7 @@ from build_support.progress import step
 from modelpack.default_model import DEFAULT_MODEL_NAME, default_model_dir
 from modelpack.embedder import ArtifactEmbedder
 from modelpack.eval_texts import evaluation_texts
-from modelpack.evaluate import percentiles
+from modelpack.evaluate import latency_samples, percentiles
 from modelpack.hf_source import LATENCY_TEXT
 from modelpack.pipeline import BuildOptions, build
 from modelpack.sources import load_source
@@ -50,20 +50,66 @@ def mixed_batch(texts: list[str], size: int = 8) -> list[str]:
 
 
 def _time_pair(
-    naive: Callable[[], object], optimized: Callable[[], object], runs: int, warmup: int = 3
+    naive: Callable[[], object], optimized: Callable[[], object], runs: int
 ) -> tuple[list[float], list[float]]:
-    """Alternate the two callables so background load hits both alike."""
-    for _ in range(warmup):
-        naive()
-        optimized()
-    naive_ms: list[float] = []
-    optimized_ms: list[float] = []
-    for _ in range(runs):
-        for fn, sink in ((naive, naive_ms), (optimized, optimized_ms)):
-            start = time.perf_counter()
-            fn()
-            sink.append((time.perf_counter() - start) * 1000.0)
+    """About ``runs`` timings of each, in alternating blocks of up to 10 calls."""
+    block = max(1, min(10, runs // 6))
+    naive_ms, optimized_ms = latency_samples(
+        [naive, optimized], rounds=max(1, runs // block), per_round=block, warmup=3
+    )
     return naive_ms, optimized_ms
+
+
+def _skip_layer_norm_ablation(artifact: Path, runs: int) -> dict[str, Any]:
+    """The artefact run as shipped against the same file with ONNX Runtime's default
+    fusions, which turn each residual Add + LayerNormalization into SkipLayerNormalization."""
+    shipped = ArtifactEmbedder(artifact, threads=1)
+    fused = ArtifactEmbedder(artifact, threads=1, disabled_optimizers=())
+    with step(logger, "ablation: SkipLayerNormalization fusion", total=runs, unit="runs"):
+        fused_ms, shipped_ms = _time_pair(
+            functools.partial(fused.embed, [LATENCY_TEXT]),
+            functools.partial(shipped.embed, [LATENCY_TEXT]),
+            runs,
+        )
+    fused_p50, unfused_p50 = percentiles(fused_ms)["p50"], percentiles(shipped_ms)["p50"]
+    result: dict[str, Any] = {
+        "ablation": "skip_layer_norm_fusion",
+        "case": "short_sentence_batch1",
+        "threads": 1,
+        "fused_p50_ms": fused_p50,
+        "unfused_p50_ms": unfused_p50,
+        "speedup_p50": round(fused_p50 / unfused_p50, 3),
+    }
+    event(logger, "ablation measured", **result)
+    return result
+
+
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """CPU model and the vector extensions ONNX Runtime's integer kernels depend on.
+
+    INT8 latency differs a lot between CPUs with and without VNNI, so a report says which
+    it was measured on. Empty where ``/proc/cpuinfo`` does not exist (not Linux).
+    """
+    try:
+        lines = cpuinfo.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in lines:
+        key, colon, value = line.partition(":")
+        if colon:
+            fields.setdefault(key.strip(), value.strip())
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    return {
+        "cpu_model": fields.get("model name", "unknown"),
+        "cpu_int8_extensions": sorted(flags & _INT8_EXTENSIONS),
+    }
+
+
+# x86 vector extensions (and Arm's int8 dot products) that decide which INT8 kernels run.
+_INT8_EXTENSIONS = frozenset(
+    {"avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm"}
+)
 
 
 def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> dict[str, Any]:
@@ -118,7 +164,7 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
                         "batch_size": len(batch),
                         "threads": threads,
                         "tokens_longest": len(optimized.tokenizer.encode(max(batch, key=len)).ids),
-                        "runs": runs,
+                        "runs": len(optimized_ms),
                         "naive_p50_ms": n["p50"],
                         "naive_p99_ms": n["p99"],
                         "optimized_p50_ms": o["p50"],
@@ -127,6 +173,8 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
                     }
                 )
                 event(logger, "case measured", **cases[-1])
+
+        ablations = [_skip_layer_norm_ablation(artifact, short_runs)]
 
     headline = next(c for c in cases if c["case"] == "short_sentence_batch1" and c["threads"] == 1)
     fp32_bytes = (default_model_dir() / "model.safetensors").stat().st_size
@@ -149,6 +197,7 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
         "build_seconds": round(build_seconds, 2),
         "naive_load_seconds": round(naive_load_seconds, 2),
         "cases": cases,
+        "ablations": ablations,
         "targets": {
             **TARGETS,
             "size_ratio_met": size_ratio <= TARGETS["size_ratio_max"]
@@ -160,6 +209,7 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
         "machine": {
             "cpu_count": os.cpu_count(),
             "machine": platform.machine(),
+            **cpu_description(),
             "python": platform.python_version(),
             "load_average_1m": round(os.getloadavg()[0], 2),
         },

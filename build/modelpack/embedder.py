@@ -7,6 +7,7 @@ loader in ``ml_runtime``, which also verifies the manifest's hashes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,21 @@ from modelpack.manifest import MANIFEST_NAME
 
 
 class ArtifactEmbedder:
-    def __init__(self, artifact: Path, threads: int = 1) -> None:
+    def __init__(
+        self, artifact: Path, threads: int = 1, disabled_optimizers: Sequence[str] | None = None
+    ) -> None:
+        """``disabled_optimizers`` overrides the manifest's session settings (for ablations)."""
         manifest = json.loads((artifact / MANIFEST_NAME).read_text(encoding="utf-8"))
         if manifest.get("task") != "sentence-embedding" or not manifest.get("tokenizer"):
             raise ValueError(f"{artifact} is not a sentence-embedding artefact")
         self.tokenizer = Tokenizer.from_file(str(artifact / manifest["tokenizer"]["file"]))
-        self.session = session(artifact / manifest["model_file"], threads=threads)
+        if disabled_optimizers is None:
+            disabled_optimizers = manifest.get("session", {}).get("disabled_optimizers", [])
+        self.session = session(
+            artifact / manifest["model_file"],
+            threads=threads,
+            disabled_optimizers=disabled_optimizers,
+        )
         self.input_names = [spec["name"] for spec in manifest["inputs"]]
 
     def embed(self, texts: list[str]) -> np.ndarray[Any, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS
 from modelpack.source_model import TASK_CLASSIFICATION, Batch, SourceModel
 
 
@@ -53,12 +55,22 @@ class Accuracy:
         }
 
 
-def session(path: Path, threads: int = 0) -> ort.InferenceSession:
-    """A CPU session; ``threads`` 0 lets ONNX Runtime choose."""
+def session(
+    path: Path,
+    threads: int = 0,
+    disabled_optimizers: Sequence[str] = SESSION_DISABLED_OPTIMIZERS,
+) -> ort.InferenceSession:
+    """A CPU session configured as the Lambda runtime configures it; ``threads`` 0 lets
+    ONNX Runtime choose."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(disabled_optimizers),
+    )
 
 
 def per_sample(outputs: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
@@ -110,28 +122,34 @@ def measure_accuracy(
 
 
 def latency_samples(
-    sessions: Sequence[ort.InferenceSession],
-    feed: Batch,
+    calls: Sequence[Callable[[], object]],
     rounds: int = 10,
     per_round: int = 10,
     warmup: int = 5,
 ) -> list[list[float]]:
-    """Per-call milliseconds for each session, measured round-robin.
+    """Per-call milliseconds for each callable, measured in alternating blocks.
 
-    Interleaving spreads any background load evenly over the sessions being compared,
+    Each round runs ``per_round`` calls of one callable, then of the next: within a block
+    the callable runs warm, as a warm Lambda serves request after request, and the
+    alternation spreads any background load evenly over the callables being compared
     instead of penalising whichever one ran while the machine was busy.
     """
-    for sess in sessions:
+    for call in calls:
         for _ in range(warmup):
-            sess.run(None, feed)
-    timings: list[list[float]] = [[] for _ in sessions]
+            call()
+    timings: list[list[float]] = [[] for _ in calls]
     for _ in range(rounds):
-        for sess, samples in zip(sessions, timings, strict=True):
+        for call, samples in zip(calls, timings, strict=True):
             for _ in range(per_round):
                 start = time.perf_counter()
-                sess.run(None, feed)
+                call()
                 samples.append((time.perf_counter() - start) * 1000.0)
     return timings
+
+
+def session_call(sess: ort.InferenceSession, feed: Batch) -> Callable[[], object]:
+    """One inference of ``feed``, as a callable for :func:`latency_samples`."""
+    return functools.partial(sess.run, None, feed)
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:

@@ -22,10 +22,11 @@ from modelpack.evaluate import (
     percentiles,
     reference_outputs,
     session,
+    session_call,
 )
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
 from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
-from modelpack.optimize import optimize_graph
+from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, optimize_graph
 from modelpack.quantize import Candidate, candidates_for, quantize
 from modelpack.source_model import SourceModel
 
@@ -100,8 +101,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                 source.tokenizer.save(str(stage / TOKENIZER_FILE), pretty=False)
             with step(logger, "latency of the artefact"):
                 timings = latency_samples(
-                    [session(stage / MODEL_FILE, threads=1)],
-                    source.latency_input,
+                    [session_call(session(stage / MODEL_FILE, threads=1), source.latency_input)],
                     rounds=1,
                     per_round=options.latency_runs,
                 )[0]
@@ -119,6 +119,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                 opset=options.opset,
                 export=export.to_json(),
                 optimization=optimization,
+                session={"disabled_optimizers": list(SESSION_DISABLED_OPTIMIZERS)},
                 quantization={
                     "chosen": {
                         **chosen.candidate.settings(),
@@ -178,7 +179,7 @@ def _measure_candidates(
             progress.advance()
     with step(logger, "latency of candidates"):
         timings = latency_samples(
-            [session(m.path, threads=1) for m in measured], source.latency_input
+            [session_call(session(m.path, threads=1), source.latency_input) for m in measured]
         )
         for item, samples in zip(measured, timings, strict=True):
             item.latency_ms = percentiles(samples)

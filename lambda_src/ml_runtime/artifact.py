@@ -43,6 +43,8 @@ class Manifest:
     max_length: int | None
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    # ONNX Runtime graph optimisers the build measured the model without.
+    disabled_optimizers: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> Manifest:
@@ -66,6 +68,7 @@ class Manifest:
                 max_length=int(tokenizer["max_length"]) if tokenizer else None,
                 inputs=_specs(_field(data, "inputs", list), "inputs"),
                 outputs=_specs(_field(data, "outputs", list), "outputs"),
+                disabled_optimizers=_disabled_optimizers(data.get("session", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"manifest.json is malformed: {exc!r}") from None
@@ -129,6 +132,16 @@ def _specs(items: list[Any], field: str) -> tuple[TensorSpec, ...]:
         shape = tuple(d if isinstance(d, str) else int(d) for d in item.get("shape", []))
         specs.append(TensorSpec(str(item["name"]), str(item["dtype"]), shape))
     return tuple(specs)
+
+
+def _disabled_optimizers(session: Any) -> tuple[str, ...]:
+    names = session.get("disabled_optimizers", []) if isinstance(session, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArtifactError(
+            "manifest field 'session' must be an object whose 'disabled_optimizers' is a"
+            " list of ONNX Runtime optimizer names"
+        )
+    return tuple(names)
 
 
 def _safe_relative(path: str) -> str:

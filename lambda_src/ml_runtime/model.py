@@ -26,7 +26,11 @@ class InferenceModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
-            str(directory / manifest.model_file), options, providers=["CPUExecutionProvider"]
+            str(directory / manifest.model_file),
+            options,
+            providers=["CPUExecutionProvider"],
+            # The configuration the build measured latency and accuracy with.
+            disabled_optimizers=list(manifest.disabled_optimizers),
         )
         self.input_names = tuple(i.name for i in self.session.get_inputs())
         self.specs = {spec.name: spec for spec in manifest.inputs}

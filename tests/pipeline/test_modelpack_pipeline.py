@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
 from tokenizers import Tokenizer
 
+from ml_runtime.artifact import verify_artifact
+from ml_runtime.model import InferenceModel
 from modelpack.embedder import ArtifactEmbedder
 from modelpack.errors import (
     AccuracyGateError,
@@ -91,6 +94,30 @@ def test_tiny_bert_builds_a_sentence_embedding_artifact(
     embeddings = ArtifactEmbedder(output).embed(["the cat sleeps on the mat", "fast lambda"])
     assert embeddings.shape == (2, 32)
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-4)
+
+
+def test_residual_layer_norm_stays_unfused_in_the_artefact_and_its_sessions(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "tiny"
+    manifest = build(
+        load_source(model_dir=tiny_bert_dir), BuildOptions(output=output, latency_runs=5)
+    )
+    ops = {node.op_type for node in onnx.load(str(output / "model.onnx")).graph.node}
+    assert "SkipLayerNormalization" not in ops
+    assert "LayerNormalization" in ops
+    assert manifest["optimization"]["unfused"] == ["SkipLayerNormalization"]
+    assert manifest["session"] == {"disabled_optimizers": ["SkipLayerNormFusion"]}
+
+    # The Lambda runtime runs the graph exactly as the build measured it.
+    texts = ["the cat sleeps on the mat", "fast lambda", "ok"]
+    runtime = InferenceModel(output, verify_artifact(output), threads=1)
+    served = runtime.run_texts(texts)["sentence_embedding"]
+    embedder = ArtifactEmbedder(output, threads=1)
+    np.testing.assert_array_equal(served, embedder.embed(texts))
+    # ...which differs from what ONNX Runtime's default fusions compute.
+    fused = ArtifactEmbedder(output, threads=1, disabled_optimizers=())
+    assert not np.array_equal(served, fused.embed(texts))
 
 
 def test_gate_failure_packages_nothing_and_lists_measurements(

@@ -56,6 +56,19 @@ def test_missing_manifest_and_garbage_manifest(artifact_copy: Path) -> None:
         verify_artifact(artifact_copy)
 
 
+def test_session_settings_are_read_and_checked(artifact_copy: Path) -> None:
+    assert verify_artifact(artifact_copy).disabled_optimizers == ()
+    manifest_path = artifact_copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["session"] = {"disabled_optimizers": ["SkipLayerNormFusion"]}
+    manifest_path.write_text(json.dumps(manifest))
+    assert verify_artifact(artifact_copy).disabled_optimizers == ("SkipLayerNormFusion",)
+    manifest["session"] = {"disabled_optimizers": "SkipLayerNormFusion"}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="'disabled_optimizers' is a list"):
+        verify_artifact(artifact_copy)
+
+
 @pytest.mark.parametrize(
     ("memory_mb", "vcpus"), [(128, 1), (1769, 1), (2048, 1), (3008, 2), (5307, 3), (10240, 6)]
 )
