@@ -10,7 +10,8 @@ have outlier channels, worst after the feed-forward GELU: on short texts that co
 all-MiniLM-L6-v2 up to 5% cosine. The ``blockwise`` candidates therefore give some
 MatMuls 8-bit weights in blocks of 128 through ONNX Runtime's MatMulNBits (accuracy level
 4: activations quantized per row and block at run time, still integer kernels), either
-only those fed by an activation function or all of them; the rest stays dynamic INT8.
+only those fed by an activation function, the feed-forward pair around it, or all of them;
+the rest stays dynamic INT8.
 
 Which setting keeps accuracy is model-specific (per-tensor INT8 loses real accuracy on
 all-MiniLM-L6-v2, per-channel keeps it), so the build measures every candidate here.
@@ -42,6 +43,7 @@ from modelpack.source_model import Batch
 
 DYNAMIC = "dynamic"
 POST_ACTIVATION = "post-activation"
+FEED_FORWARD = "feed-forward"
 ALL_MATMULS = "all"
 STATIC_QDQ = "static-qdq"
 
@@ -74,6 +76,14 @@ DYNAMIC_CANDIDATES = (
         "QInt8",
         per_channel=True,
         blockwise_matmuls=POST_ACTIVATION,
+        block_size=128,
+    ),
+    Candidate(
+        "int8-per-channel-blockwise-feed-forward",
+        DYNAMIC,
+        "QInt8",
+        per_channel=True,
+        blockwise_matmuls=FEED_FORWARD,
         block_size=128,
     ),
     Candidate(
@@ -178,17 +188,36 @@ def _quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batc
 
 
 def _blockwise_nodes(path: Path, scope: str | None) -> list[str]:
-    """Names of the MatMul nodes that ``scope`` sends to 8-bit blockwise quantization."""
+    """Names of the MatMul nodes that ``scope`` sends to 8-bit blockwise quantization.
+
+    ``post-activation``: MatMuls fed by an activation function (the feed-forward output);
+    ``feed-forward``: those and the MatMuls feeding one, directly or through a bias Add.
+    """
     if scope is None:
         return []
     graph = onnx.load(str(path), load_external_data=False).graph
     producer = {out: node.op_type for node in graph.node for out in node.output}
-    return [
-        node.name
-        for node in graph.node
-        if node.op_type == "MatMul"
-        and (scope == ALL_MATMULS or producer.get(node.input[0]) in _ACTIVATIONS)
-    ]
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def feeds_activation(node: onnx.NodeProto, through_bias: bool = True) -> bool:
+        return any(
+            user.op_type in _ACTIVATIONS
+            or (through_bias and user.op_type == "Add" and feeds_activation(user, False))
+            for user in consumers.get(node.output[0], [])
+        )
+
+    def selected(node: onnx.NodeProto) -> bool:
+        fed_by_activation = producer.get(node.input[0]) in _ACTIVATIONS
+        if scope == POST_ACTIVATION:
+            return fed_by_activation
+        if scope == FEED_FORWARD:
+            return fed_by_activation or feeds_activation(node)
+        return scope == ALL_MATMULS
+
+    return [node.name for node in graph.node if node.op_type == "MatMul" and selected(node)]
 
 
 def _matmul_8bit_blockwise(path: Path, block_size: int) -> None:
