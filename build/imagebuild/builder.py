@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from build_support.progress import step
 from imagebuild.artifact import Artifact
 from imagebuild.base_image import BaseImage, resolve_base_image
+from imagebuild.bytecode import can_compile_for, compile_tree, skipped
 from imagebuild.dependencies import dependency_layer
 from imagebuild.errors import ImageBuildError
 from imagebuild.image import MODEL_DIR, ComposedImage, compose
 from imagebuild.layers import BlobCache, Layer, build_layer, tree_entries
-from imagebuild.platforms import Platform
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform
 from imagebuild.registry import ImageReference, RegistryClient
 
 logger = logging.getLogger(__name__)
@@ -70,8 +73,11 @@ def build_image(
     return BuiltImage(base, layers, composed, platform)
 
 
-def code_layer(code_dir: Path, cache: BlobCache) -> Layer:
-    """The function's package, placed in /var/task/<package name>."""
+def code_layer(
+    code_dir: Path, cache: BlobCache, python_version: str = LAMBDA_PYTHON_VERSION
+) -> Layer:
+    """The function's package, placed in /var/task/<package name>, with its bytecode when
+    this interpreter is the function's Python (:mod:`imagebuild.bytecode`)."""
     if not (code_dir / "__init__.py").is_file():
         raise ImageBuildError(f"{code_dir} is not a Python package (no __init__.py)")
     for source in sorted(code_dir.rglob("*.py")):
@@ -81,5 +87,14 @@ def code_layer(code_dir: Path, cache: BlobCache) -> Layer:
                 f"{source} imports {match.group(2)}: the function image must not depend on "
                 "torch, transformers or the naive reference handler"
             )
-    entries = tree_entries(code_dir, f"var/task/{code_dir.name}", exclude_names=("__pycache__",))
-    return build_layer(entries, cache, f"code {code_dir.name}")
+    prefix = f"var/task/{code_dir.name}"
+    if not can_compile_for(python_version):
+        skipped(python_version, "code")
+        entries = tree_entries(code_dir, prefix, exclude_names=("__pycache__",))
+        return build_layer(entries, cache, f"code {code_dir.name}")
+    with tempfile.TemporaryDirectory(prefix="code-", dir=cache.root) as temp:
+        staged = Path(temp) / code_dir.name
+        # A copy: the checkout's own __pycache__ holds timestamp-checked bytecode.
+        shutil.copytree(code_dir, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        compile_tree(staged, f"/{prefix}")
+        return build_layer(tree_entries(staged, prefix), cache, f"code {code_dir.name}")

@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 
 from build_support.logs import event
+from imagebuild.bytecode import can_compile_for, compile_tree, skipped
 from imagebuild.errors import DependencyError
 from imagebuild.layers import BlobCache, Layer, build_layer, tree_entries
 from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform
@@ -58,6 +59,7 @@ def dependency_layer(
         "requirements": sorted(requirements),
         "platforms": platform.pip_platforms,
         "python": python_version,
+        "bytecode": can_compile_for(python_version),
         "policy": RUNTIME_POLICY.fingerprint(),
     }
     key = "deps-" + hashlib.sha256(json.dumps(key_source, sort_keys=True).encode()).hexdigest()
@@ -100,7 +102,11 @@ def dependency_layer(
             raise DependencyError(
                 f"the runtime dependencies pull in {leaked}; refusing to ship them"
             )
-        entries = tree_entries(site, "var/task", exclude_names=("__pycache__",))
+        if can_compile_for(python_version):
+            compile_tree(site, "/var/task")
+        else:
+            skipped(python_version, "dependencies")
+        entries = tree_entries(site, "var/task")
         layer = build_layer(entries, cache, description, salt=_LAYOUT)
     cache.remember(key, layer)
     return layer

@@ -20,6 +20,11 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
+# The Docker path's equivalent of imagebuild.bytecode.compile_tree, run by the base
+# image's interpreter.
+COMPILE_BYTECODE = "python -m compileall -q -j 0 --invalidation-mode unchecked-hash"
+
+
 def render_dockerfile(base_image: str, platform: Platform, package: str) -> str:
     return _TEMPLATES.get_template("Dockerfile.j2").render(
         base_image=base_image,
@@ -30,6 +35,7 @@ def render_dockerfile(base_image: str, platform: Platform, package: str) -> str:
         model_dir=MODEL_DIR,
         package=package,
         handler=HANDLER,
+        compile_bytecode=COMPILE_BYTECODE,
     )
 
 

@@ -54,7 +54,8 @@ class Entry:
 def tree_entries(source_dir: Path, prefix: str, exclude_names: Iterable[str] = ()) -> list[Entry]:
     """Every file under ``source_dir`` placed under ``prefix``, plus the directories above.
 
-    Names in ``exclude_names`` (files or directories, e.g. ``__pycache__``) are skipped.
+    Names in ``exclude_names`` (files or directories, e.g. ``__pycache__``) are skipped,
+    and so are ``.pyc`` files outside ``__pycache__`` (stray bytecode beside a source).
     """
     excluded = set(exclude_names)
     base = PurePosixPath(prefix.strip("/"))
@@ -66,7 +67,8 @@ def tree_entries(source_dir: Path, prefix: str, exclude_names: Iterable[str] = (
         for name in dirs:
             entries.append(Entry(str(base / rel_root / name), Path(root) / name))
         for name in sorted(files):
-            if name not in excluded and not name.endswith(".pyc"):
+            stray_bytecode = name.endswith(".pyc") and rel_root.name != "__pycache__"
+            if name not in excluded and not stray_bytecode:
                 entries.append(Entry(str(base / rel_root / name), Path(root) / name))
     return entries
 

@@ -70,7 +70,8 @@ RUNTIME_POLICY = TrimPolicy(
         "numpy/typing": "static typing helpers, imported by type checkers only",
         "numpy/_pyinstaller": "PyInstaller hooks, read only when freezing an application",
         "*/tests": "packages' own test suites",
-        "__pycache__": "bytecode from this machine's interpreter would not match Lambda's",
+        "__pycache__": "pip's timestamp-checked bytecode; imagebuild.bytecode compiles the"
+        " image's own for the function's Python",
         "*/__pycache__": "as above",
         "bin": "console scripts pointing at this machine's interpreter",
         "share": "man pages and data for console scripts",

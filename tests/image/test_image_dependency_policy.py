@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from imagebuild import layer_sizes, runtime_deps
+from imagebuild.bytecode import can_compile_for
 from imagebuild.dependencies import dependency_layer
 from imagebuild.layers import BlobCache
-from imagebuild.platforms import platform_for
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION, platform_for
 
 # A tiny requirement with compiled wheels per platform (the project fixture's too).
 TEST_REQUIREMENTS = ["markupsafe==3.0.3"]
@@ -44,8 +45,11 @@ def test_dockerfile_stage_script_installs_the_tree_the_daemonless_layer_ships(
         layer_files = sorted(
             member.name.removeprefix("var/task/") for member in tar if member.isfile()
         )
-    assert layer_files == script_files
-    assert not [name for name in layer_files if "__pycache__" in name or name.startswith("bin/")]
+    # Bytecode is added on top of the tree, and only when this is the function's Python.
+    bytecode = [name for name in layer_files if "/__pycache__/" in name]
+    assert bool(bytecode) == can_compile_for(LAMBDA_PYTHON_VERSION)
+    assert [name for name in layer_files if name not in bytecode] == script_files
+    assert not [name for name in layer_files if name.startswith("bin/")]
 
 
 def test_install_refuses_a_folder_that_already_holds_files(tmp_path: Path) -> None:

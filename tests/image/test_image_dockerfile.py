@@ -12,7 +12,7 @@ import pytest
 from imagebuild import runtime_deps
 from imagebuild.dependencies import runtime_requirements
 from imagebuild.docker_build import docker_daemon_available
-from imagebuild.dockerfile import render_dockerfile, write_build_context
+from imagebuild.dockerfile import COMPILE_BYTECODE, render_dockerfile, write_build_context
 from imagebuild.platforms import platform_for
 
 BASE = "public.ecr.aws/lambda/python:3.12"
@@ -35,7 +35,7 @@ def stages(dockerfile: str) -> list[list[str]]:
 
 def test_arm64_dockerfile_is_multi_stage_without_emulation_and_ordered_for_caching() -> None:
     dockerfile = render_dockerfile(BASE, platform_for("arm64"), "ml_runtime")
-    builder, function = stages(dockerfile)
+    builder, code, function = stages(dockerfile)
     assert builder[0] == f"FROM --platform=$BUILDPLATFORM {BASE} AS dependencies"
     # The stage runs the daemonless build's own install-and-trim code (one policy).
     assert "COPY requirements.txt runtime_deps.py /tmp/" in builder
@@ -44,13 +44,22 @@ def test_arm64_dockerfile_is_multi_stage_without_emulation_and_ordered_for_cachi
     assert "--platform manylinux_2_31_aarch64" in install
     assert "--python-version 3.12" in install
     assert "x86_64" not in install
+    # Bytecode by the base image's own Python, unchecked-hash, naming /var/task paths.
+    compile_deps = builder[-1]
+    assert compile_deps.startswith(f"RUN {COMPILE_BYTECODE} -s /opt/dependencies -p /var/task")
+    assert "--invalidation-mode unchecked-hash" in COMPILE_BYTECODE
+    assert code == [
+        f"FROM --platform=$BUILDPLATFORM {BASE} AS code",
+        "COPY ml_runtime/ /opt/code/ml_runtime/",
+        f"RUN {COMPILE_BYTECODE} -s /opt/code -p /var/task /opt/code",
+    ]
 
     assert function[0] == f"FROM --platform=linux/arm64 {BASE} AS function"
     copies = [line for line in function if line.startswith("COPY")]
     assert copies == [
         "COPY --from=dependencies /opt/dependencies/ ${LAMBDA_TASK_ROOT}/",
         "COPY model/ /opt/ml/model/",
-        "COPY ml_runtime/ ${LAMBDA_TASK_ROOT}/ml_runtime/",
+        "COPY --from=code /opt/code/ml_runtime/ ${LAMBDA_TASK_ROOT}/ml_runtime/",
     ]
     assert "ENV MODEL_DIR=/opt/ml/model" in function
     assert function[-1] == 'CMD ["ml_runtime.handler.lambda_handler"]'
@@ -60,7 +69,7 @@ def test_arm64_dockerfile_is_multi_stage_without_emulation_and_ordered_for_cachi
 
 def test_x86_64_dockerfile_targets_amd64_wheels() -> None:
     dockerfile = render_dockerfile(BASE, platform_for("x86_64"), "ml_runtime")
-    builder, function = stages(dockerfile)
+    builder, _, function = stages(dockerfile)
     assert "--platform manylinux2014_x86_64" in " ".join(builder)
     assert "aarch64" not in dockerfile
     assert function[0] == f"FROM --platform=linux/amd64 {BASE} AS function"
