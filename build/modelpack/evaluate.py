@@ -60,8 +60,8 @@ def session(
     threads: int = 0,
     disabled_optimizers: Sequence[str] = SESSION_DISABLED_OPTIMIZERS,
 ) -> ort.InferenceSession:
-    """A CPU session configured as the Lambda runtime configures it; ``threads`` 0 lets
-    ONNX Runtime choose."""
+    """A CPU session without the optimizers the artefact's manifest tells the Lambda
+    runtime to disable; ``threads`` 0 lets ONNX Runtime choose."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
