@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from build_support import atomic, logs
+from build_support.machine import cpu_description
 from build_support.progress import step
 from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy
 from local_lambda.deps_size import measure, pinned_extra
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": len(os.sched_getaffinity(0)),
+            **cpu_description(),
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join([Path(sys.executable).name, "-m", __spec__.name, *sys.argv[1:]])

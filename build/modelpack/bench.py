@@ -27,6 +27,7 @@ import numpy as np
 
 from build_support.atomic import write_json
 from build_support.logs import configure, event
+from build_support.machine import cpu_description
 from build_support.progress import step
 from modelpack.default_model import DEFAULT_MODEL_NAME, default_model_dir
 from modelpack.embedder import ArtifactEmbedder
@@ -82,34 +83,6 @@ def _skip_layer_norm_ablation(artifact: Path, runs: int) -> dict[str, Any]:
     }
     event(logger, "ablation measured", **result)
     return result
-
-
-def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
-    """CPU model and the vector extensions ONNX Runtime's integer kernels depend on.
-
-    INT8 latency differs a lot between CPUs with and without VNNI, so a report says which
-    it was measured on. Empty where ``/proc/cpuinfo`` does not exist (not Linux).
-    """
-    try:
-        lines = cpuinfo.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    fields: dict[str, str] = {}
-    for line in lines:
-        key, colon, value = line.partition(":")
-        if colon:
-            fields.setdefault(key.strip(), value.strip())
-    flags = set((fields.get("flags") or fields.get("Features") or "").split())
-    return {
-        "cpu_model": fields.get("model name", "unknown"),
-        "cpu_int8_extensions": sorted(flags & _INT8_EXTENSIONS),
-    }
-
-
-# x86 vector extensions (and Arm's int8 dot products) that decide which INT8 kernels run.
-_INT8_EXTENSIONS = frozenset(
-    {"avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm"}
-)
 
 
 def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> dict[str, Any]:

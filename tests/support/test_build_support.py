@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from build_support import atomic, logs, progress
+from build_support.machine import cpu_description
 
 
 def test_write_json_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -102,3 +103,36 @@ def test_progress_of_an_uncounted_step_reports_only_its_duration(
     assert "done" not in done
     assert "percent" not in done
     assert done["elapsed_s"] >= 0
+
+
+# --- machine description --------------------------------------------------------------
+
+X86_CPUINFO = """processor\t: 0
+model name\t: AMD EPYC 9R14
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni sha_ni
+
+processor\t: 1
+model name\t: AMD EPYC 9R14
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni sha_ni
+"""
+GRAVITON_CPUINFO = """processor\t: 0
+BogoMIPS\t: 2100.00
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics asimddp i8mm bf16
+CPU implementer\t: 0x41
+"""
+
+
+def test_cpu_description_names_the_int8_extensions(tmp_path: Path) -> None:
+    x86 = tmp_path / "x86"
+    x86.write_text(X86_CPUINFO)
+    assert cpu_description(x86) == {
+        "cpu_model": "AMD EPYC 9R14",
+        "cpu_int8_extensions": ["avx2", "avx512_vnni", "avx512bw", "avx512f"],
+    }
+    arm = tmp_path / "arm"
+    arm.write_text(GRAVITON_CPUINFO)
+    assert cpu_description(arm) == {
+        "cpu_model": "unknown",
+        "cpu_int8_extensions": ["asimddp", "i8mm"],
+    }
+    assert cpu_description(tmp_path / "absent") == {}
