@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import single_metric
 
 from ml_runtime.compute import intra_op_threads
 from ml_runtime.config import RuntimeConfig
+from ml_runtime.function import InferenceFunction
 from ml_runtime.model import InferenceModel
 from ml_runtime.observability import NAMESPACE, SERVICE, MetricUnit, logger, metrics
 from ml_runtime.service import InferenceService
@@ -18,7 +19,7 @@ def initialise(
     started: float,
     config: RuntimeConfig | None = None,
     sources: list[ModelSource] | None = None,
-) -> InferenceService:
+) -> InferenceFunction:
     """Find, verify and load the model, warm it up, and report how init went.
 
     ``started`` is a :func:`time.perf_counter` reading taken when the handler module
@@ -68,4 +69,4 @@ def initialise(
     for attempt in located.attempts[:-1]:
         if attempt.outcome != "not configured":
             metrics.add_metric(name="ModelSourceFallthrough", unit=MetricUnit.Count, value=1)
-    return InferenceService(model, located, config)
+    return InferenceFunction(InferenceService(model, located, config))

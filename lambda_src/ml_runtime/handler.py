@@ -15,10 +15,10 @@ from typing import Any  # noqa: E402
 from ml_runtime.bootstrap import initialise  # noqa: E402
 from ml_runtime.observability import logger, metrics  # noqa: E402
 
-SERVICE = initialise(_STARTED)
+FUNCTION = initialise(_STARTED)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: Any) -> Any:
-    return SERVICE.handle(event, context)
+    return FUNCTION.handle(event, context)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ml_runtime.service import InferenceService
 from ml_runtime.validation import RequestError
-
-if TYPE_CHECKING:
-    from ml_runtime.service import InferenceService
 
 ROUTES: dict[str, frozenset[str]] = {
     "/embed": frozenset({"POST"}),

@@ -9,16 +9,16 @@ so processing the same object again overwrites its output instead of duplicating
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_plus
 
 from ml_runtime import s3
-from ml_runtime.validation import RequestError, check_text, require_object, tensors_from
-
-if TYPE_CHECKING:
-    from ml_runtime.service import InferenceService
+from ml_runtime.service import InferenceService
+from ml_runtime.validation import RequestError, require_object
 
 OUTPUT_SUFFIX = ".out.jsonl"
+# Result of an object a task reads whole (an image): one JSON document.
+BINARY_SUFFIX = ".out.json"
 
 
 def is_s3_event(event: object) -> bool:
@@ -32,8 +32,10 @@ def is_s3_event(event: object) -> bool:
     )
 
 
-def output_key(input_key: str, input_prefix: str, output_prefix: str) -> str:
-    return output_prefix + input_key[len(input_prefix) :] + OUTPUT_SUFFIX
+def output_key(
+    input_key: str, input_prefix: str, output_prefix: str, suffix: str = OUTPUT_SUFFIX
+) -> str:
+    return output_prefix + input_key[len(input_prefix) :] + suffix
 
 
 def handle(event: dict[str, Any], service: InferenceService) -> dict[str, Any]:
@@ -68,6 +70,8 @@ def _process_record(record: dict[str, Any], service: InferenceService) -> dict[s
         return _object_failed(service, summary, exc.message)
     except Exception as exc:  # botocore raises many unrelated types
         return _object_failed(service, summary, f"cannot read object: {s3.describe_error(exc)}")
+    if service.task.object_format == "binary":
+        return _process_binary(data, summary, out_bucket, service)
     lines = data.splitlines()
     if len(lines) > config.limits.max_object_records:
         return _object_failed(
@@ -104,6 +108,35 @@ def _process_record(record: dict[str, Any], service: InferenceService) -> dict[s
     }
 
 
+def _process_binary(
+    data: bytes, summary: dict[str, Any], out_bucket: str, service: InferenceService
+) -> dict[str, Any]:
+    """A task that takes whole objects (an image): one result object per input object."""
+    config = service.config
+    key = str(summary["key"])
+    try:
+        result: dict[str, Any] = service.task.answer_object(data, key)
+    except RequestError as exc:
+        result = exc.as_body()
+    key_out = output_key(key, config.input_prefix, config.output_prefix, BINARY_SUFFIX)
+    try:
+        s3.client().put_object(
+            Bucket=out_bucket,
+            Key=key_out,
+            Body=json.dumps(result).encode(),
+            ContentType="application/json",
+        )
+    except Exception as exc:
+        return _object_failed(service, summary, f"cannot write results: {s3.describe_error(exc)}")
+    failed = 1 if "error" in result else 0
+    return summary | {
+        "output": f"s3://{out_bucket}/{key_out}",
+        "records": 1,
+        "succeeded": 1 - failed,
+        "failed": failed,
+    }
+
+
 def _object_failed(
     service: InferenceService, summary: dict[str, Any], reason: str
 ) -> dict[str, Any]:
@@ -114,6 +147,7 @@ def _object_failed(
 
 def _run_lines(lines: list[bytes], service: InferenceService) -> list[dict[str, Any]]:
     """Parse and run every non-blank line; a bad line becomes an error entry in place."""
+    task = service.task
     results: list[dict[str, Any]] = []
     pending: list[tuple[dict[str, Any], Any]] = []  # (result slot, parsed input)
     for number, raw in enumerate(lines, start=1):
@@ -124,26 +158,22 @@ def _run_lines(lines: list[bytes], service: InferenceService) -> list[dict[str, 
         try:
             record = require_object(_parse_line(raw), f"line {number}")
             slot["id"] = record.get("id")
-            pending.append((slot, _record_input(record, number, service)))
+            pending.append((slot, task.parse_record(record, f"line {number}")))
         except RequestError as exc:
             slot["error"] = exc.as_body()["error"]
-    if service.model.takes_text:
-        size = service.config.s3_batch_size
-        for start in range(0, len(pending), size):
-            _run_text_chunk(pending[start : start + size], service)
-    else:
-        for slot, feeds in pending:
-            _fill(slot, lambda feeds=feeds: [service.tensor_record(feeds)])
+    size = service.config.s3_batch_size
+    for start in range(0, len(pending), size):
+        _run_chunk(pending[start : start + size], service)
     return results
 
 
-def _run_text_chunk(chunk: list[tuple[dict[str, Any], Any]], service: InferenceService) -> None:
+def _run_chunk(chunk: list[tuple[dict[str, Any], Any]], service: InferenceService) -> None:
     try:
-        outputs = service.text_records([text for _, text in chunk])
+        outputs = service.task.run_records([item for _, item in chunk])
     except Exception:
         # Isolate the record that breaks the batch instead of failing them all.
-        for slot, text in chunk:
-            _fill(slot, lambda text=text: service.text_records([text]))
+        for slot, item in chunk:
+            _fill(slot, lambda item=item: service.task.run_records([item]))
         return
     for (slot, _), output in zip(chunk, outputs, strict=True):
         slot.update(output)
@@ -165,10 +195,3 @@ def _parse_line(raw: bytes) -> Any:
         raise RequestError("record JSON is nested too deeply") from None
     except ValueError as exc:
         raise RequestError(f"record is not valid JSON: {ascii(str(exc))[1:-1][:200]}") from None
-
-
-def _record_input(record: dict[str, Any], number: int, service: InferenceService) -> Any:
-    limits = service.config.limits
-    if service.model.takes_text:
-        return check_text(record.get("text"), f'line {number} field "text"', limits)
-    return tensors_from(record.get("inputs"), service.model.manifest.inputs, limits, "inputs")

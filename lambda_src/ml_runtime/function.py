@@ -1,0 +1,49 @@
+"""The function as Lambda sees it: one event in, one answer out, dispatched on shape.
+
+HTTP (API Gateway payload 2.0 and function URLs), S3 notifications, or a direct payload.
+This is the only module that knows every event kind; the event modules depend on the
+service, never the other way round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml_runtime import http_events, s3_batch
+from ml_runtime.service import InferenceError, InferenceService
+from ml_runtime.validation import RequestError
+
+
+class InferenceFunction:
+    def __init__(self, service: InferenceService) -> None:
+        self.service = service
+
+    def handle(self, event: Any, context: Any) -> Any:
+        service = self.service
+        request_id = getattr(context, "aws_request_id", None)
+        if request_id:
+            service.metrics.add_metadata("request_id", request_id)
+        if http_events.is_http_event(event):
+            # API Gateway's request id joins these logs to the access logs.
+            request_context = event.get("requestContext")
+            gateway_id = (
+                request_context.get("requestId") if isinstance(request_context, dict) else None
+            )
+            if isinstance(gateway_id, str):
+                service.logger.set_correlation_id(gateway_id)
+            return http_events.handle(event, service)
+        if s3_batch.is_s3_event(event):
+            return s3_batch.handle(event, service)
+        return _direct(event, service)
+
+
+def _direct(event: Any, service: InferenceService) -> Any:
+    """A direct invocation: a client error is an error body, not a function error."""
+    try:
+        return service.infer(event)
+    except RequestError as exc:
+        service.logger.info("request rejected", extra={"reason": exc.message})
+        return exc.as_body() | {"statusCode": exc.status}
+    except Exception as exc:
+        service.log_failure()
+        raise InferenceError(f"inference failed: {type(exc).__name__}") from None
