@@ -51,7 +51,8 @@ resource "aws_lambda_provisioned_concurrency_config" "autoscaled" {
 resource "terraform_data" "terraform_owned_bounds" {
   count = local.autoscaling_enabled ? 1 : 0
 
-  input = length(var.schedules) == 0 ? var.autoscaling : { owner = "scheduled actions" }
+  # One string in both modes, so only a real change of owner or range shows as a change.
+  input = length(var.schedules) == 0 ? "terraform:${var.autoscaling.min_capacity}-${var.autoscaling.max_capacity}" : "scheduled actions"
 }
 
 resource "aws_appautoscaling_target" "this" {
