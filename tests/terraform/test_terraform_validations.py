@@ -181,16 +181,6 @@ VALIDATIONS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "lambda_function",
-        {"snap_start": True, "efs": EFS, "vpc_config": VPC},
-        "snap_start cannot be combined with efs: Lambda SnapStart does not support Amazon EFS",
-    ),
-    (
-        "lambda_function",
-        {"snap_start": True, "ephemeral_storage_size": 1024},
-        "snap_start cannot be combined with ephemeral_storage_size above 512 MB",
-    ),
-    (
-        "lambda_function",
         {"application_log_level": "VERBOSE"},
         "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL",
     ),
@@ -386,33 +376,6 @@ VALIDATIONS: list[tuple[str, dict[str, Any], str]] = [
     ("ml_inference", {"name": "n" * 49}, "name must be 1-48 characters"),
     ("ml_inference", {"description": "x" * 257}, "description must be at most 256 characters"),
     (
-        "ml_inference",
-        {"snap_start": True, "enable_provisioned_concurrency": True},
-        "snap_start cannot be combined with enable_provisioned_concurrency: Lambda SnapStart "
-        "does not support provisioned concurrency",
-    ),
-    (
-        "ml_inference",
-        {
-            "reserved_concurrent_executions": 8,
-            "enable_provisioned_concurrency": True,
-            "provisioned_concurrency": {
-                "initial": 2,
-                "autoscaling": {"min_capacity": 2, "max_capacity": 6},
-                "schedules": [{**WORKDAY, "min_capacity": 4, "max_capacity": 10}],
-            },
-        },
-        "reserved_concurrent_executions (8) is below the provisioned concurrency maximum (10)",
-    ),
-    (
-        "budget_alarms",
-        {
-            "actual_thresholds_percent": [10, 20, 30, 40, 50, 60, 70, 80],
-            "forecast_thresholds_percent": [90, 100, 110],
-        },
-        "A budget takes at most 10 notifications",
-    ),
-    (
         "budget_alarms",
         {"alarm_emails": ["oncall"]},
         "alarm_emails must hold distinct e-mail addresses",
@@ -441,6 +404,49 @@ VALIDATIONS: list[tuple[str, dict[str, Any], str]] = [
         "ecr_repository",
         {"protected_images_kept": 0},
         "protected_images_kept must be a whole number from 1 to 10000",
+    ),
+]
+
+# Validations that compare a variable with others: Terraform checks them during plan only
+# (validate cannot), so a batch of them must not share its plan with single-variable
+# failures, which stop at validate.
+CROSS_VARIABLE: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "lambda_function",
+        {"snap_start": True, "efs": EFS, "vpc_config": VPC},
+        "snap_start cannot be combined with efs: Lambda SnapStart does not support Amazon EFS",
+    ),
+    (
+        "lambda_function",
+        {"snap_start": True, "ephemeral_storage_size": 1024},
+        "snap_start cannot be combined with ephemeral_storage_size above 512 MB",
+    ),
+    (
+        "ml_inference",
+        {"snap_start": True, "enable_provisioned_concurrency": True},
+        "snap_start cannot be combined with enable_provisioned_concurrency: Lambda SnapStart "
+        "does not support provisioned concurrency",
+    ),
+    (
+        "ml_inference",
+        {
+            "reserved_concurrent_executions": 8,
+            "enable_provisioned_concurrency": True,
+            "provisioned_concurrency": {
+                "initial": 2,
+                "autoscaling": {"min_capacity": 2, "max_capacity": 6},
+                "schedules": [{**WORKDAY, "min_capacity": 4, "max_capacity": 10}],
+            },
+        },
+        "reserved_concurrent_executions (8) is below the provisioned concurrency maximum (10)",
+    ),
+    (
+        "budget_alarms",
+        {
+            "actual_thresholds_percent": [10, 20, 30, 40, 50, 60, 70, 80],
+            "forecast_thresholds_percent": [90, 100, 110],
+        },
+        "A budget takes at most 10 notifications",
     ),
 ]
 
@@ -516,35 +522,44 @@ def _diagnostics_by_call(error_text: str) -> dict[str, str]:
     return found
 
 
-_BATCH_ERRORS: dict[str, dict[str, str]] = {}
+_BATCH_ERRORS: dict[tuple[str, str], dict[str, str]] = {}
+_BATCHES = {"single": VALIDATIONS, "cross": CROSS_VARIABLE}
 
 
 @pytest.fixture
-def batch_diagnostics(tf_plan: Any, tf_sandbox: Any) -> Callable[[str], dict[str, str]]:
-    def diagnostics(module: str) -> dict[str, str]:
-        if module not in _BATCH_ERRORS:
+def batch_diagnostics(tf_plan: Any, tf_sandbox: Any) -> Callable[[str, str], dict[str, str]]:
+    def diagnostics(module: str, batch: str = "single") -> dict[str, str]:
+        if (module, batch) not in _BATCH_ERRORS:
             calls = {"baseline": BASELINES[module]}
-            for index, (mod, bad, _) in enumerate(VALIDATIONS):
+            for index, (mod, bad, _) in enumerate(_BATCHES[batch]):
                 if mod == module:
                     calls[f"case_{index}"] = {**BASELINES[module], **bad}
-            root = tf_sandbox.case_root(f"validations-{module}", module, calls)
+            root = tf_sandbox.case_root(f"validations-{module}-{batch}", module, calls)
             with pytest.raises(tftest.TerraformTestError) as failure:
                 tf_plan(str(root))
-            _BATCH_ERRORS[module] = _diagnostics_by_call(str(failure.value))
-        return _BATCH_ERRORS[module]
+            _BATCH_ERRORS[module, batch] = _diagnostics_by_call(str(failure.value))
+        return _BATCH_ERRORS[module, batch]
 
     return diagnostics
 
 
 @pytest.mark.parametrize(
-    ("index", "module", "message"),
-    [(i, m, msg) for i, (m, _, msg) in enumerate(VALIDATIONS)],
-    ids=[f"{m}-{next(iter(bad))}-{i}" for i, (m, bad, _) in enumerate(VALIDATIONS)],
+    ("batch", "index", "module", "message"),
+    [(b, i, m, msg) for b, cases in _BATCHES.items() for i, (m, _, msg) in enumerate(cases)],
+    ids=[
+        f"{m}-{next(iter(bad))}-{b}{i}"
+        for b, cases in _BATCHES.items()
+        for i, (m, bad, _) in enumerate(cases)
+    ],
 )
 def test_variable_validation_rejects_bad_value(
-    index: int, module: str, message: str, batch_diagnostics: Callable[[str], dict[str, str]]
+    batch: str,
+    index: int,
+    module: str,
+    message: str,
+    batch_diagnostics: Callable[[str, str], dict[str, str]],
 ) -> None:
-    diagnostics = batch_diagnostics(module)
+    diagnostics = batch_diagnostics(module, batch)
     assert "baseline" not in diagnostics, (
         f"the valid baseline failed: {diagnostics.get('baseline')}"
     )
