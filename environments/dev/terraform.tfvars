@@ -1,5 +1,5 @@
 # dev: small, SnapStart instead of provisioned concurrency (cold starts resume from a
-# snapshot, nothing is billed for idle warm environments), function URL behind IAM for
+# snapshot, no warm environments are billed while idle), function URL behind IAM for
 # manual tests, a small budget as a safety net.
 aws_region          = "eu-west-1"
 environment         = "dev"

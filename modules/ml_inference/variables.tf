@@ -143,7 +143,7 @@ variable "system_log_level" {
 }
 
 variable "snap_start" {
-  description = "Lambda SnapStart on published versions (see the lambda_function module): no idle bill, a restore instead of an init on each cold start. Cannot be combined with provisioned concurrency, EFS or ephemeral storage above 512 MB (refused at plan)."
+  description = "Lambda SnapStart on published versions (see the lambda_function module): a snapshot restore instead of an init on each cold start, no warm environments billed while idle. Cannot be combined with provisioned concurrency, EFS or ephemeral storage above 512 MB (refused at plan)."
   type        = bool
   default     = false
 
@@ -151,7 +151,7 @@ variable "snap_start" {
   # EFS and ephemeral storage are checked by the lambda_function module.
   validation {
     condition     = !var.snap_start || !var.enable_provisioned_concurrency
-    error_message = "snap_start cannot be combined with enable_provisioned_concurrency: Lambda SnapStart does not support provisioned concurrency. Choose one: SnapStart (nothing billed while idle, a snapshot restore on each cold start) or provisioned concurrency (warm environments, billed while idle); environments/README.md compares them."
+    error_message = "snap_start cannot be combined with enable_provisioned_concurrency: Lambda SnapStart does not support provisioned concurrency. Choose one: SnapStart (a snapshot restore on each cold start, no warm environments to pay for) or provisioned concurrency (warm environments, billed while idle); environments/README.md compares them."
   }
 }
 
