@@ -172,6 +172,7 @@ def summarise(
         "answers_per_second": round(answered / wall_s, 1) if wall_s else 0.0,
         "p50_ms": round(percentile(served_ms, 50), 2) if served_ms else None,
         "p99_ms": round(percentile(served_ms, 99), 2) if served_ms else None,
+        "max_ms": round(max(served_ms), 2) if served_ms else None,
         "throttle_p50_ms": round(percentile(throttled_ms, 50), 2) if throttled_ms else None,
         "cold_starts": sum(1 for r in reports if r.get("cold_start")),
         "cold_start_init_ms": [
@@ -355,11 +356,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="clients in the over case")
     parser.add_argument("--environments", type=int, default=4, help="--max-concurrency")
     parser.add_argument(
-        "--naive-requests", type=int, default=1000, help="naive baseline requests (0: skip)"
+        "--naive-requests", type=int, default=400, help="naive baseline requests (0: skip)"
     )
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds, within case")
     parser.add_argument("--memory-mb", type=int, default=2048)
-    parser.add_argument("--throttle-backoff-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--throttle-backoff-ms",
+        type=float,
+        default=50.0,
+        help="a throttled client's wait before its next request (jittered 0.5-1.5x)",
+    )
     parser.add_argument("--time-limit-s", type=float, default=900.0, help="per load run")
     parser.add_argument("--text", default=DEFAULT_TEXT, help="the text each request embeds")
     parser.add_argument("--work-dir", type=Path, help="server and Locust logs (default: temp)")

@@ -48,7 +48,7 @@ class LoadSettings:
             body=os.environ["LOAD_BODY"],
             served_target=served,
             max_sent=int(os.environ.get("LOAD_MAX_SENT", str(served * 50))),
-            throttle_backoff_s=float(os.environ.get("LOAD_THROTTLE_BACKOFF_S", "0.02")),
+            throttle_backoff_s=float(os.environ.get("LOAD_THROTTLE_BACKOFF_S", "0.05")),
             results=Path(os.environ["LOAD_RESULTS"]),
         )
 
