@@ -21,18 +21,16 @@ import argparse
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build_support import atomic, logs
-from build_support.machine import cpu_description
+from build_support import logs
+from local_lambda import bench_report
 from local_lambda.bench_cold_start import NAIVE_HANDLER, OPTIMIZED_HANDLER, percentile
 from local_lambda.serve_process import ServeProcess
 
@@ -326,17 +324,11 @@ def _report(
             "naive": f"Invoke API, POST {INVOKE_PATH} (the naive handler has no HTTP routes)",
         },
         "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": len(os.sched_getaffinity(0)),
-            **cpu_description(),
+            **bench_report.machine(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in load_after],
         },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join([Path(sys.executable).name, "-m", __spec__.name, *sys.argv[1:]])
-        if __spec__
-        else "",
+        **bench_report.provenance(__spec__.name if __spec__ else __name__),
     }
     report["targets_met"] = {
         "errors": report["errors"] == 0 and (naive is None or naive["errors"] == 0),
@@ -376,25 +368,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--clients must exceed --environments: the over case measures throttling")
     if args.naive_requests < 0:
         parser.error("--naive-requests must be 0 or more")
-    logs.configure()
-    try:
-        report = run(args)
-    except LoadRunError as exc:
-        logs.event(logger, "benchmark failed", level=logging.ERROR, error=str(exc))
-        return 1
-    atomic.write_json(args.report, report)
-    logs.event(
+    headline = ("requests_per_second", "p50_ms", "p99_ms", "cold_starts", "errors", "lost")
+    return bench_report.run_and_write(
         logger,
-        "benchmark written",
-        report=str(args.report),
-        **{
-            k: report[k]
-            for k in ("requests_per_second", "p50_ms", "p99_ms", "cold_starts", "errors", "lost")
-        },
-        throttled=report["throttled"],
-        targets_met=report["targets_met"],
+        run,
+        args,
+        report_path=args.report,
+        headline=(*headline, "throttled", "targets_met"),
+        failure=LoadRunError,
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -79,13 +79,20 @@ def echo_options(task_root: Path, max_concurrency: int, logs: Path) -> list[str]
     ]
 
 
+def _module_server(
+    task_root: Path, factory: pytest.TempPathFactory, name: str, max_concurrency: int
+) -> Iterator[ServeProcess]:
+    work = factory.mktemp(name)
+    options = echo_options(task_root, max_concurrency, work / "fn")
+    with ServeProcess(options, work / "serve.log") as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def echo_server(
     task_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
-    work = tmp_path_factory.mktemp("echo-server")
-    with ServeProcess(echo_options(task_root, 2, work / "fn"), work / "serve.log") as server:
-        yield server
+    yield from _module_server(task_root, tmp_path_factory, "echo-server", 2)
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +100,7 @@ def single_server(
     task_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
     """One execution environment at most: a second concurrent request is throttled."""
-    work = tmp_path_factory.mktemp("single-server")
-    with ServeProcess(echo_options(task_root, 1, work / "fn"), work / "serve.log") as server:
-        yield server
+    yield from _module_server(task_root, tmp_path_factory, "single-server", 1)
 
 
 def call(
