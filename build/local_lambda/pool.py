@@ -120,7 +120,9 @@ class OnDemandPool:
     ``None`` (the caller throttles). :meth:`invoke` then runs the blocking invocation on it,
     starting it first if it is new, and gives it back. A dead environment frees its slot
     at once, so the next request gets a fresh environment instead of a throttle; its
-    process and Runtime API server are torn down in the background.
+    process and Runtime API server are torn down in the background. One found dead when a
+    request takes it is replaced before the request runs; one that dies between that check
+    and the hand-over fails that request, as a crashed sandbox does on Lambda.
     """
 
     def __init__(

@@ -120,7 +120,7 @@ class LambdaHttpApp:
     async def _function_url(self, scope: Scope, body: bytes, request_id: str) -> HttpResponse:
         request = _http_request(scope, body)
         payload = request_event(request, self.url, request_id)
-        result = await self._invoke(payload, request_id)
+        result = await self._invoke(payload, request_id, f"{request.method} {request.raw_path}")
         if isinstance(result, HttpResponse):
             return result
         if result.ok:
@@ -163,14 +163,16 @@ class LambdaHttpApp:
             return payload
         if invocation_type == "DryRun":
             return HttpResponse(204, [], b"")
-        result = await self._invoke(payload, request_id)
+        result = await self._invoke(payload, request_id, f"POST {scope['path']}")
         if isinstance(result, HttpResponse):
             return result
         response = invoke_api.result_response(result)
         self._report(result, response.status, "POST", scope["path"])
         return response
 
-    async def _invoke(self, payload: Any, request_id: str) -> InvocationResult | HttpResponse:
+    async def _invoke(
+        self, payload: Any, request_id: str, route: str
+    ) -> InvocationResult | HttpResponse:
         """The invocation's result, or the HTTP answer when there was none (throttle, ...)."""
         try:
             env = self.pool.acquire()
@@ -180,9 +182,9 @@ class LambdaHttpApp:
             self.counters.throttled += 1
             event(
                 logger,
-                "throttled",
+                f"throttled {route[:200]}: all {self.pool.max_concurrency} environments busy",
                 request_id=request_id,
-                max_concurrency=self.pool.max_concurrency,
+                status=429,
             )
             return invoke_api.throttled()
         loop = asyncio.get_running_loop()

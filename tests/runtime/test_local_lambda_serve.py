@@ -46,11 +46,14 @@ def handler(event, context):
     if path == "/respond":  # answer whatever the request body says
         body = event["body"]
         return json.loads(base64.b64decode(body) if event["isBase64Encoded"] else body)
-    if path == "/sleep":
+    if path == "/hold":  # busy until the test creates the release file (60 s at most)
         query = event["queryStringParameters"]
         Path(query["marker"]).write_text(str(os.getpid()))
-        time.sleep(float(query["seconds"]))
-        return {"statusCode": 200, "body": "slept"}
+        release = Path(query["release"])
+        deadline = time.monotonic() + 60
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return {"statusCode": 200, "body": "released" if release.exists() else "gave up"}
     if path == "/raise":
         raise RuntimeError("the handler failed on purpose")
     return {"pid": os.getpid()}
@@ -275,53 +278,60 @@ def test_the_invoke_api_serves_sdk_clients(echo_server: ServeProcess) -> None:
     assert b"Could not parse request body into json" in text
 
 
-def _slow_request(server: ServeProcess, marker: Path, seconds: float) -> Future[Response]:
-    """A request that holds its environment; returns once the handler is running."""
-    workers = ThreadPoolExecutor(1)
-    future = workers.submit(
-        call, server.url, "GET", f"/sleep?seconds={seconds}&marker={marker}", b""
-    )
-    workers.shutdown(wait=False)
-    deadline = time.monotonic() + 60
-    while not (marker.exists() and marker.read_text()):
-        assert time.monotonic() < deadline, "the slow request never started"
-        assert not future.done(), future.result()
-        time.sleep(0.02)
-    return future
+class HeldRequest:
+    """A request whose handler holds its environment until :meth:`release`."""
+
+    def __init__(self, server: ServeProcess, folder: Path) -> None:
+        self.marker = folder / "started"
+        self.release_file = folder / "release"
+        workers = ThreadPoolExecutor(1)
+        query = f"marker={self.marker}&release={self.release_file}"
+        self.answer: Future[Response] = workers.submit(call, server.url, "GET", f"/hold?{query}")
+        workers.shutdown(wait=False)
+        deadline = time.monotonic() + 60
+        while not (self.marker.exists() and self.marker.read_text()):
+            assert time.monotonic() < deadline, "the held request never started"
+            assert not self.answer.done(), self.answer.result()
+            time.sleep(0.02)
+        self.pid = int(self.marker.read_text())
+
+    def release(self) -> Response:
+        self.release_file.touch()
+        return self.answer.result(timeout=60)
 
 
 def test_requests_beyond_max_concurrency_are_throttled_at_once(
     single_server: ServeProcess, tmp_path: Path
 ) -> None:
-    slow = _slow_request(single_server, tmp_path / "busy", seconds=1.0)
-    started = time.monotonic()
+    client = lambda_client(single_server.url)
+    held = HeldRequest(single_server, tmp_path)
     status, headers, body = call(single_server.url, "GET", "/pid")
     assert status == 429 and headers["x-amzn-errortype"] == "TooManyRequestsException"
     assert json.loads(body)["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
-    client = lambda_client(single_server.url)
     with pytest.raises(client.exceptions.TooManyRequestsException):
         client.invoke(FunctionName="function", Payload=b"{}")
-    # Throttled at once: not queued behind the busy environment.
-    assert not slow.done() and time.monotonic() - started < 1.0
-    assert slow.result()[0] == 200
+    # Answered while the only environment is still busy: throttled, not queued behind it.
+    assert not held.answer.done()
+    logged = [e for e in single_server.events() if e.get("status") == 429]
+    mine = next(e for e in logged if e["request_id"] == headers["x-amzn-requestid"])
+    assert mine["event"] == "throttled GET /pid: all 1 environments busy"
+    assert held.release()[2] == b"released"
     assert call(single_server.url, "GET", "/pid")[0] == 200  # the environment is free again
 
 
 def test_an_environment_killed_mid_request_fails_only_that_request(
     single_server: ServeProcess, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "victim"
-    slow = _slow_request(single_server, marker, seconds=60)
-    victim = int(marker.read_text())
-    os.killpg(os.getpgid(victim), signal.SIGKILL)
-    status, _, body = slow.result(timeout=30)
+    held = HeldRequest(single_server, tmp_path)
+    os.killpg(os.getpgid(held.pid), signal.SIGKILL)
+    status, _, body = held.answer.result(timeout=30)
     assert (status, body) == (502, b"Internal Server Error")
     status, _, body = call(single_server.url, "GET", "/pid")
     assert status == 200, body
-    assert json.loads(body)["pid"] != victim  # a fresh environment
+    assert json.loads(body)["pid"] != held.pid  # a fresh environment
     report = next(r for r in single_server.reports() if r.get("error_type") == "Runtime.ExitError")
     assert report["status"] == 502
-    assert not _alive(victim)
+    assert not _alive(held.pid)
 
 
 def _alive(pid: int) -> bool:
@@ -338,12 +348,16 @@ def test_shutdown_finishes_in_flight_requests_and_leaves_no_process(
 ) -> None:
     server = ServeProcess(echo_options(task_root, 3, tmp_path / "fn"), tmp_path / "serve.log")
     with server:
-        slow = _slow_request(server, tmp_path / "in-flight", seconds=1.0)
-        pids = {int((tmp_path / "in-flight").read_text())}
-        pids.add(json.loads(call(server.url, "GET", "/pid")[2])["pid"])  # a second environment
-        assert len(pids) == 2
-        code = server.stop(sig)
-        assert slow.result(timeout=30)[0] == 200  # graceful: the request was answered
+        held = HeldRequest(server, tmp_path)
+        pids = {held.pid, json.loads(call(server.url, "GET", "/pid")[2])["pid"]}
+        assert len(pids) == 2  # the second request needed a second environment
+        assert server.process is not None
+        server.process.send_signal(sig)
+        # Graceful: the request in flight when the signal came is still answered.
+        status, _, body = held.release()
+        assert (status, body) == (200, b"released")
+        server.process.wait(60)
+        code = server.stop()  # already exited: only its status
     assert code == 0, server.log_tail()
     assert not [pid for pid in pids if _alive(pid)]
     summary = server.summary()
