@@ -334,6 +334,15 @@ def test_an_environment_killed_mid_request_fails_only_that_request(
     assert not _alive(held.pid)
 
 
+def test_a_body_above_the_payload_quota_is_refused_unread(echo_server: ServeProcess) -> None:
+    too_large = b"x" * (6_291_456 + 1)
+    for path in ("/echo", "/2015-03-31/functions/function/invocations"):
+        status, headers, body = call(echo_server.url, "POST", path, too_large)
+        assert status == 413 and headers["x-amzn-errortype"] == "RequestTooLargeException"
+        assert b"smaller than 6291456 bytes" in body
+    assert call(echo_server.url, "GET", "/echo")[0] == 200
+
+
 def _alive(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
