@@ -2,6 +2,7 @@
 
     local-lambda invoke --artifact DIR --payload '{"texts": ["hello"]}'
     local-lambda invoke --artifact DIR --event-file event.json --memory-mb 3008
+    local-lambda tune --artifact DIR --payload '{"texts": ["hello"]}'   (see local_lambda.tune)
 
 The function's own logs go to stderr; the result (pretty JSON) and Lambda's REPORT line
 go to stdout. The exit status is 0 when the function answered without a function error.
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from local_lambda import tune
 from local_lambda.environment import ExecutionEnvironment, FunctionConfig, task_root_for
 from local_lambda.report import report_line
 
@@ -36,7 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoke.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="extra variable"
     )
+    tune.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "tune":
+        return tune.main(args, parser)
     return _invoke(args, parser)
 
 
