@@ -25,7 +25,7 @@ from hcl2.api import load as load_hcl
 from build_support import atomic, console, logs
 from build_support.progress import step
 from capacity import chart, planner, profile, tfvars
-from capacity.strategies import Assumptions
+from capacity.strategies import STRATEGIES, Assumptions
 from imagebuild.errors import SettingsError
 from imagebuild.settings import load_settings
 from local_lambda.tune_prices import PriceError, prices_for
@@ -58,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--timezone", help="IANA zone of the schedules (default: the env's)")
     plan.add_argument("--objective", type=float, default=0.001,
                       help="largest fraction of requests allowed to meet a cold start")  # fmt: skip
+    plan.add_argument(
+        "--strategy",
+        default="auto",
+        choices=("auto", *STRATEGIES),
+        help="auto: the cheapest that meets the objective; or force one",
+    )
     plan.add_argument("--max-schedules", type=int, default=6)
     plan.add_argument("--budget-margin", type=float, default=0.2)
     plan.add_argument("--keep-warm-minutes", type=int, default=10)
@@ -258,7 +264,9 @@ def run(args: argparse.Namespace) -> int:
     with step(logger, "compare strategies", total=4, unit="strategies") as bar:
         result = planner.plan(inputs)
         bar.advance(4)
-    chosen = result.recommended
+    chosen = result.recommended if args.strategy == "auto" else result.outcomes[args.strategy]
+    if chosen is not result.recommended:
+        result.reasons[chosen.name] = f"forced with --strategy; {result.reasons[chosen.name]}"
     sources = _sources(
         args,
         figures=figures,
@@ -298,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
         "prices": prices.describe(),
         "strategies": [planner.describe(o) for o in result.outcomes.values()],
         "reasons": result.reasons,
-        "recommendation": chosen.name,
+        "recommendation": result.recommended.name,
+        "chosen": chosen.name,
         "tfvars": content,
         "chart": str(chart_path),
     }
@@ -315,7 +324,8 @@ def _summary(plan_json: dict[str, Any], written: Path, report: Path, chart_path:
     pc = content.get("provisioned_concurrency")
     facts = {
         "recommended": plan_json["recommendation"],
-        "why": plan_json["reasons"][plan_json["recommendation"]],
+        "written": plan_json["chosen"],
+        "why": plan_json["reasons"][plan_json["chosen"]],
         "memory / timeout": f"{content['memory_size']} MB / {content['timeout']} s",
         "provisioned": json.dumps(pc) if pc else "none (on-demand)",
         "budget": f"${content['budget_monthly_usd']:,.2f}/month",
@@ -333,6 +343,7 @@ def _summary(plan_json: dict[str, Any], written: Path, report: Path, chart_path:
         facts,
         {
             "recommendation": plan_json["recommendation"],
+            "chosen": plan_json["chosen"],
             "tfvars": str(written),
             "plan": str(report),
             "chart": str(chart_path),
