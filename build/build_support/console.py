@@ -77,11 +77,17 @@ class SummaryTable:
 
 def summary(
     title: str,
-    facts: Mapping[str, object],
+    facts: Mapping[str, object] | None,
     data: Mapping[str, Any],
     tables: Sequence[SummaryTable] = (),
 ) -> None:
-    """End a command: ``facts`` and ``tables`` for people, or ``data`` as one JSON object."""
+    """End a command: ``facts`` and ``tables`` for people, or ``data`` as one JSON object.
+
+    Without ``facts``, people see the top-level entries of ``data`` that are plain values
+    (nested objects stay in the JSON).
+    """
+    if facts is None:
+        facts = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool)}
     out = stdout()
     if not human_summary():
         out.file.write(json.dumps(data, default=str, sort_keys=True) + "\n")

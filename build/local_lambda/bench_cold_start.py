@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from build_support import atomic, logs
+from build_support import atomic, console, logs
 from build_support.machine import cpu_description
 from build_support.progress import step
 from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy
@@ -234,21 +234,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.event(logger, "benchmark failed", level=logging.ERROR, error=str(exc))
         return 1
     atomic.write_json(args.report, report)
-    logs.event(
-        logger,
-        "benchmark written",
-        report=str(args.report),
-        **{
-            k: report[k]
-            for k in (
-                "cold_start_speedup",
-                "naive_cold_start_ms",
-                "optimized_cold_start_ms",
-                "peak_rss_ratio",
-                "runtime_deps_mb_arm64",
-            )
-        },
-    )
+    figures = {
+        k: report[k]
+        for k in (
+            "cold_start_speedup",
+            "naive_cold_start_ms",
+            "optimized_cold_start_ms",
+            "peak_rss_ratio",
+            "runtime_deps_mb_arm64",
+        )
+    }
+    logs.event(logger, "benchmark written", report=str(args.report), **figures)
+    console.summary("bench-cold-start", None, {"report": str(args.report), **figures})
     return 0
 
 
