@@ -16,7 +16,7 @@ import numpy as np
 
 from capacity import schedules as sched
 from capacity.demand import Demand
-from capacity.profile import Traffic
+from capacity.profile import MINUTES_PER_WEEK, Traffic
 from capacity.strategies import (
     MINUTES_PER_MONTH,
     STRATEGIES,
@@ -207,6 +207,7 @@ def describe(outcome: Outcome) -> dict[str, Any]:
     return {
         "strategy": outcome.name,
         "monthly_usd": {k: round(v, 2) for k, v in outcome.monthly.items()},
+        "weekly_usd": round(outcome.monthly_total * MINUTES_PER_WEEK / MINUTES_PER_MONTH, 2),
         "cold_start_fraction": outcome.cold_start_fraction,
         "cold_starts_per_month": round(outcome.cold_starts * _month_scale(outcome), 1),
         "provisioned_peak": int(outcome.provisioned.max()),
