@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import zoneinfo
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from local_lambda.tune_prices import PriceError, prices_for
 
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 PLACEHOLDER_SHA256 = "0" * 64
+_TF_ZONE = re.compile(r"^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2}|Etc/[A-Za-z0-9+-]+)$")
 
 logger = logging.getLogger("capacity")
 
@@ -111,7 +113,8 @@ def _timezone(args: argparse.Namespace, environment_dir: Path) -> tuple[str, str
         name, origin = args.timezone, "--timezone"
     else:
         name, origin = _env_timezone(environment_dir / "terraform.tfvars")
-    if name not in zoneinfo.available_timezones() and name != "UTC":
+    # The environments' schedules validation takes UTC, Region/City or Etc/... names.
+    if (name not in zoneinfo.available_timezones() and name != "UTC") or not _TF_ZONE.match(name):
         raise InputError(
             f"time zone {name!r} ({origin}) is not an IANA time zone name; use one such as "
             "Europe/Dublin, America/New_York or UTC"

@@ -62,16 +62,16 @@ class Outcome:
 
 
 def on_demand_cold_starts(need: np.ndarray, keep_warm_minutes: int) -> float:
-    """New environments needed: a minute's on-demand peak above those still warm."""
-    cold = 0.0
-    window: list[int] = []
-    for value in need.tolist():
-        warm = max(window) if window else 0
-        cold += max(0, value - warm)
-        window.append(value)
-        if len(window) > keep_warm_minutes:
-            window.pop(0)
-    return cold
+    """New environments needed: a minute's on-demand peak above those still warm.
+
+    The environments warm at minute ``t`` are the most that any of the previous
+    ``keep_warm_minutes`` minutes needed (an idle one is reclaimed after that).
+    """
+    values = np.asarray(need, dtype=float)
+    warm = np.zeros_like(values)
+    for lag in range(1, keep_warm_minutes + 1):
+        warm[lag:] = np.maximum(warm[lag:], values[:-lag])
+    return float(np.maximum(0.0, values - warm).sum())
 
 
 def simulate(

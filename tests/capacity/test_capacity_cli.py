@@ -113,6 +113,14 @@ def test_bad_inputs_are_refused_with_the_line_or_value_and_nothing_is_written(
     assert "'Mars/Olympus' (--timezone) is not an IANA time zone name" in _refused(
         tree, capsys, *profile, *FLAGS, "--timezone", "Mars/Olympus"
     )
+    assert "'GB' (--timezone) is not an IANA time zone name" in _refused(
+        tree,
+        capsys,
+        *profile,
+        *FLAGS,
+        "--timezone",
+        "GB",  # a tz alias, not Region/City
+    )
     for objective in ("0", "1", "1.5", "-0.1"):
         assert "strictly between 0 and 1" in _refused(
             tree, capsys, *profile, *FLAGS, "--objective", objective
