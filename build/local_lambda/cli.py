@@ -2,9 +2,12 @@
 
     local-lambda invoke --artifact DIR --payload '{"texts": ["hello"]}'
     local-lambda invoke --artifact DIR --event-file event.json --memory-mb 3008
+    local-lambda serve --artifact DIR --port 9000 --max-concurrency 4
+    local-lambda tune --artifact DIR --payload '{"texts": ["hello"]}'   (see local_lambda.tune)
 
-The function's own logs go to stderr; the result (pretty JSON) and Lambda's REPORT line
-go to stdout. The exit status is 0 when the function answered without a function error.
+``invoke``: the function's own logs go to stderr; the result (pretty JSON) and Lambda's
+REPORT line go to stdout. The exit status is 0 when the function answered without a
+function error. ``serve``: see :mod:`local_lambda.serve`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_lambda.environment import ExecutionEnvironment, FunctionConfig, task_root_for
+from local_lambda import tune
+from local_lambda.environment import (
+    EnvironmentFailedError,
+    ExecutionEnvironment,
+    FunctionConfig,
+    task_root_for,
+)
 from local_lambda.report import report_line
 
 DEFAULT_HANDLER = "ml_runtime.handler.lambda_handler"
@@ -25,19 +34,104 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local-lambda", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     invoke = commands.add_parser("invoke", help="run the function once on one event")
-    invoke.add_argument("--artifact", type=Path, help="model artefact directory (MODEL_DIR)")
     source = invoke.add_mutually_exclusive_group(required=True)
     source.add_argument("--payload", help="the event, as JSON text")
     source.add_argument("--event-file", type=Path, help="a file holding the event as JSON")
-    invoke.add_argument("--handler", default=DEFAULT_HANDLER)
-    invoke.add_argument("--memory-mb", type=int, default=2048, help="function memory size")
-    invoke.add_argument("--timeout-s", type=float, default=30.0, help="function timeout")
-    invoke.add_argument("--function-name", default="ml-inference")
-    invoke.add_argument(
+    _function_options(invoke)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the function over HTTP on loopback: function URL events and the Invoke API",
+    )
+    _function_options(serve)
+    serve.add_argument("--port", type=int, default=9000, help="loopback port (0: any free one)")
+    serve.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=4,
+        help="execution environments at most; requests above it get 429 (default 4)",
+    )
+    serve.add_argument(
+        "--log-dir", type=Path, help="each environment's output in its own file (else stderr)"
+    )
+    serve.add_argument("--json", action="store_true", help="structured JSON logs on stderr")
+    tune.add_parser(commands)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args, parser)
+    if args.command == "tune":
+        return tune.main(args, parser)
+    return _invoke(args, parser)
+
+
+def _function_options(command: argparse.ArgumentParser) -> None:
+    """The function's settings, shared by every subcommand that runs it."""
+    command.add_argument("--artifact", type=Path, help="model artefact directory (MODEL_DIR)")
+    command.add_argument("--handler", default=DEFAULT_HANDLER)
+    command.add_argument(
+        "--task-root",
+        type=Path,
+        help="folder holding the handler's module (Lambda's /var/task); "
+        "default: where the handler's package is installed",
+    )
+    command.add_argument("--memory-mb", type=int, default=2048, help="function memory size")
+    command.add_argument("--timeout-s", type=float, default=30.0, help="function timeout")
+    command.add_argument("--function-name", default="ml-inference")
+    command.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="extra variable"
     )
-    args = parser.parse_args(argv)
-    return _invoke(args, parser)
+
+
+def _function_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> FunctionConfig:
+    """The function described by the shared options; bad values end with a clear error."""
+    environment = dict(_pairs(args.env, parser))
+    if args.artifact is not None:
+        if not (args.artifact / "manifest.json").is_file():
+            parser.error(
+                f"--artifact {args.artifact}: no manifest.json there; build one with "
+                "`modelpack build --output DIR`"
+            )
+        environment["MODEL_DIR"] = str(args.artifact.resolve())
+    if args.task_root is not None:
+        if not args.task_root.is_dir():
+            parser.error(f"--task-root {args.task_root}: not a directory")
+        task_root = args.task_root.resolve()
+    else:
+        try:
+            task_root = task_root_for(args.handler)
+        except EnvironmentFailedError as exc:
+            parser.error(f"--handler {args.handler}: {exc}; give its folder with --task-root")
+    if not 128 <= args.memory_mb <= 10240:
+        parser.error(f"--memory-mb {args.memory_mb}: Lambda allows 128 to 10240 MB")
+    if not 0 < args.timeout_s <= 900:
+        parser.error(f"--timeout-s {args.timeout_s}: Lambda allows up to 900 seconds")
+    return FunctionConfig(
+        handler=args.handler,
+        task_root=task_root,
+        memory_mb=args.memory_mb,
+        timeout_s=args.timeout_s,
+        function_name=args.function_name,
+        environment=environment,
+    )
+
+
+def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from build_support import logs
+    from local_lambda.serve import PortUnavailableError, ServeSettings, serve
+
+    if args.max_concurrency < 1:
+        parser.error(f"--max-concurrency {args.max_concurrency}: must be at least 1")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: must be 0 to 65535")
+    config = _function_config(args, parser)
+    logs.configure(fmt="json" if args.json else None)
+    settings = ServeSettings(
+        port=args.port, max_concurrency=args.max_concurrency, log_dir=args.log_dir
+    )
+    try:
+        return serve(config, settings)
+    except PortUnavailableError as exc:
+        print(f"local-lambda serve: {exc}", file=sys.stderr)
+        return 2
 
 
 def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -48,22 +142,7 @@ def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"cannot read --event-file: {exc}")
     except ValueError as exc:
         parser.error(f"the event is not valid JSON ({exc}); Lambda only accepts JSON events")
-    environment = dict(_pairs(args.env, parser))
-    if args.artifact is not None:
-        if not (args.artifact / "manifest.json").is_file():
-            parser.error(
-                f"--artifact {args.artifact}: no manifest.json there; build one with "
-                "`modelpack build --output DIR`"
-            )
-        environment["MODEL_DIR"] = str(args.artifact.resolve())
-    config = FunctionConfig(
-        handler=args.handler,
-        task_root=task_root_for(args.handler),
-        memory_mb=args.memory_mb,
-        timeout_s=args.timeout_s,
-        function_name=args.function_name,
-        environment=environment,
-    )
+    config = _function_config(args, parser)
     with ExecutionEnvironment(config, logs=sys.stderr) as env:
         result = env.invoke(payload)
     body = result.json() if result.body else None
