@@ -23,14 +23,16 @@ from tests.runtime.classifier_artifacts import (
     png_header_only,
 )
 
-SPEC = {
+MEAN = (0.5, 0.25, 0.0)
+STD = (0.5, 0.25, 2.0)
+SPEC: dict[str, Any] = {
     "input_name": "pixel_values",
     "resize_shorter_side": None,
     "crop": [2, 3],
     "resample": "nearest",
     "rescale_factor": 1 / 255,
-    "mean": [0.5, 0.25, 0.0],
-    "std": [0.5, 0.25, 2.0],
+    "mean": list(MEAN),
+    "std": list(STD),
     "channel_order": "RGB",
     "layout": "NCHW",
 }
@@ -41,6 +43,9 @@ PIXELS = np.array(
 )
 
 
+PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+
+
 def spec(**changes: Any) -> images.Preprocess:
     return images.Preprocess.from_manifest({**SPEC, **changes})
 
@@ -48,7 +53,7 @@ def spec(**changes: Any) -> images.Preprocess:
 def by_hand(pixels: np.ndarray) -> np.ndarray:
     """(x / 255 - mean) / std per channel, written out per channel."""
     out = np.empty(pixels.shape, dtype=np.float64)
-    for channel, (mean, std) in enumerate(zip(SPEC["mean"], SPEC["std"], strict=True)):
+    for channel, (mean, std) in enumerate(zip(MEAN, STD, strict=True)):
         out[..., channel] = (pixels[..., channel] / 255 - mean) / std
     return out
 
@@ -168,7 +173,7 @@ def _palette_image() -> Image.Image:
         "RGB-tRNS",
         "WebP-RGBA",
         "CMYK",
-    ],  # fmt: skip
+    ],
 )
 def test_every_mode_becomes_rgb(
     make: Any,
@@ -267,7 +272,7 @@ def test_decompression_bombs_are_refused_from_the_header_without_allocating() ->
     limited = refused(noise_image(size=(64, 48)), limits=images.ImageLimits(max_pixels=3000))
     assert limited.status == 413 and "64x48 = 3072 pixels; at most 3000" in limited.message
     # Pillow's own, process-wide limit is left as it was.
-    assert Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)
+    assert Image.MAX_IMAGE_PIXELS == PILLOW_DEFAULT_MAX_PIXELS
 
 
 def test_a_header_within_the_limit_but_no_pixel_data_is_400() -> None:
