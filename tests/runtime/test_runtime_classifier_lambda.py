@@ -5,6 +5,7 @@ images, every bad image, and what a classifier's init imports."""
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from imagebuild.runtime_deps import RUNTIME_POLICY
 from local_lambda.cli import function_url_event
 from local_lambda.environment import ExecutionEnvironment, InvocationResult
 from tests.runtime.classifier_artifacts import (
@@ -195,14 +197,18 @@ def test_cli_invoke_sends_an_image_as_a_function_url_would(
 
 
 PROBE = """
-import json, sys
+import json, sys, sysconfig
 from types import SimpleNamespace
 import ml_runtime.handler as handler
 context = SimpleNamespace(function_name="f", memory_limit_in_mb=2048, aws_request_id="r",
                           invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:f")
 answer = handler.lambda_handler(json.loads(sys.argv[1]), context)
 assert answer.get("predictions"), answer
-print(json.dumps(sorted(sys.modules)))
+site = sysconfig.get_paths()["purelib"] + "/"
+files = {m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+files |= {line.split()[-1] for line in open("/proc/self/maps") if ".so" in line}
+inside = sorted(f[len(site):] for f in files if f.startswith(site))
+print(json.dumps({"modules": sorted(sys.modules), "files": inside}))
 """
 
 
@@ -220,7 +226,17 @@ def test_pillow_is_imported_for_image_models_only(
         check=True,
         timeout=120,
     )
-    modules = set(json.loads(run.stdout.strip().splitlines()[-1]))
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    modules = set(loaded["modules"])
+    # Nothing the image's dependency layer trims away may be needed (Pillow's C libraries
+    # included, should the policy ever trim some of them).
+    trimmed = [
+        path
+        for path in loaded["files"]
+        for pattern in RUNTIME_POLICY.never_loaded
+        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern + "/*")
+    ]
+    assert not trimmed, trimmed
     if kind == "text":
         assert not {m for m in modules if m == "PIL" or m.startswith("PIL.")}
         assert "ml_runtime.images" not in modules
