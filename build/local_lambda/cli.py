@@ -3,27 +3,33 @@
     local-lambda invoke --artifact DIR --payload '{"texts": ["hello"]}'
     local-lambda invoke --artifact DIR --event-file event.json --memory-mb 3008
     local-lambda invoke --artifact DIR --image cat.jpg
+    local-lambda serve --artifact DIR --port 9000 --max-concurrency 4
 
-
-The function's own logs go to stderr; the result (pretty JSON) and Lambda's REPORT line
-go to stdout. The exit status is 0 when the function answered without a function error.
+``invoke``: the function's own logs go to stderr; the result (pretty JSON) and Lambda's
+REPORT line go to stdout. The exit status is 0 when the function answered without a
+function error. ``serve``: see :mod:`local_lambda.serve`.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import mimetypes
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from local_lambda.environment import ExecutionEnvironment, FunctionConfig, task_root_for
+from local_lambda.environment import (
+    ACCOUNT_ID,
+    EnvironmentFailedError,
+    ExecutionEnvironment,
+    FunctionConfig,
+    task_root_for,
+)
 from local_lambda.report import report_line
+from local_lambda.url_events import FunctionUrl, HttpRequest, request_event
 
 DEFAULT_HANDLER = "ml_runtime.handler.lambda_handler"
 
@@ -32,32 +38,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local-lambda", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     invoke = commands.add_parser("invoke", help="run the function once on one event")
-    invoke.add_argument("--artifact", type=Path, help="model artefact directory (MODEL_DIR)")
     source = invoke.add_mutually_exclusive_group(required=True)
     source.add_argument("--payload", help="the event, as JSON text")
     source.add_argument("--event-file", type=Path, help="a file holding the event as JSON")
     source.add_argument(
         "--image",
         type=Path,
-        help="an image file, sent as a function URL sends it: POST /predict, base64 body",
+        help="an image file, sent as the function's URL would: POST /predict, base64 body",
     )
     invoke.add_argument(
         "--content-type",
         help="with --image: the content type to declare (default: from the file name)",
     )
-    invoke.add_argument("--handler", default=DEFAULT_HANDLER)
-    invoke.add_argument("--memory-mb", type=int, default=2048, help="function memory size")
-    invoke.add_argument("--timeout-s", type=float, default=30.0, help="function timeout")
-    invoke.add_argument("--function-name", default="ml-inference")
-    invoke.add_argument(
-        "--env", action="append", default=[], metavar="NAME=VALUE", help="extra variable"
+    _function_options(invoke)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the function over HTTP on loopback: function URL events and the Invoke API",
     )
+    _function_options(serve)
+    serve.add_argument("--port", type=int, default=9000, help="loopback port (0: any free one)")
+    serve.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=4,
+        help="execution environments at most; requests above it get 429 (default 4)",
+    )
+    serve.add_argument(
+        "--log-dir", type=Path, help="each environment's output in its own file (else stderr)"
+    )
+    serve.add_argument("--json", action="store_true", help="structured JSON logs on stderr")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args, parser)
     return _invoke(args, parser)
 
 
-def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    payload = _image_payload(args, parser) if args.image else _json_payload(args, parser)
+def _function_options(command: argparse.ArgumentParser) -> None:
+    """The function's settings, shared by every subcommand that runs it."""
+    command.add_argument("--artifact", type=Path, help="model artefact directory (MODEL_DIR)")
+    command.add_argument("--handler", default=DEFAULT_HANDLER)
+    command.add_argument(
+        "--task-root",
+        type=Path,
+        help="folder holding the handler's module (Lambda's /var/task); "
+        "default: where the handler's package is installed",
+    )
+    command.add_argument("--memory-mb", type=int, default=2048, help="function memory size")
+    command.add_argument("--timeout-s", type=float, default=30.0, help="function timeout")
+    command.add_argument("--function-name", default="ml-inference")
+    command.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="extra variable"
+    )
+
+
+def _function_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> FunctionConfig:
+    """The function described by the shared options; bad values end with a clear error."""
     environment = dict(_pairs(args.env, parser))
     if args.artifact is not None:
         if not (args.artifact / "manifest.json").is_file():
@@ -66,14 +101,53 @@ def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "`modelpack build --output DIR`"
             )
         environment["MODEL_DIR"] = str(args.artifact.resolve())
-    config = FunctionConfig(
+    if args.task_root is not None:
+        if not args.task_root.is_dir():
+            parser.error(f"--task-root {args.task_root}: not a directory")
+        task_root = args.task_root.resolve()
+    else:
+        try:
+            task_root = task_root_for(args.handler)
+        except EnvironmentFailedError as exc:
+            parser.error(f"--handler {args.handler}: {exc}; give its folder with --task-root")
+    if not 128 <= args.memory_mb <= 10240:
+        parser.error(f"--memory-mb {args.memory_mb}: Lambda allows 128 to 10240 MB")
+    if not 0 < args.timeout_s <= 900:
+        parser.error(f"--timeout-s {args.timeout_s}: Lambda allows up to 900 seconds")
+    return FunctionConfig(
         handler=args.handler,
-        task_root=task_root_for(args.handler),
+        task_root=task_root,
         memory_mb=args.memory_mb,
         timeout_s=args.timeout_s,
         function_name=args.function_name,
         environment=environment,
     )
+
+
+def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from build_support import logs
+    from local_lambda.serve import PortUnavailableError, ServeSettings, serve
+
+    if args.max_concurrency < 1:
+        parser.error(f"--max-concurrency {args.max_concurrency}: must be at least 1")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: must be 0 to 65535")
+    config = _function_config(args, parser)
+    logs.configure(fmt="json" if args.json else None)
+    settings = ServeSettings(
+        port=args.port, max_concurrency=args.max_concurrency, log_dir=args.log_dir
+    )
+    try:
+        return serve(config, settings)
+    except PortUnavailableError as exc:
+        print(f"local-lambda serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    json_event = None if args.image else _json_event(args, parser)
+    config = _function_config(args, parser)
+    payload = _image_event(args, parser, config) if args.image else json_event
     with ExecutionEnvironment(config, logs=sys.stderr) as env:
         result = env.invoke(payload)
     body = result.json() if result.body else None
@@ -84,7 +158,7 @@ def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if result.ok else 1
 
 
-def _json_payload(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+def _json_event(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
     if args.content_type:
         parser.error("--content-type goes with --image")
     try:
@@ -96,7 +170,10 @@ def _json_payload(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         parser.error(f"the event is not valid JSON ({exc}); Lambda only accepts JSON events")
 
 
-def _image_payload(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+def _image_event(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, config: FunctionConfig
+) -> dict[str, Any]:
+    """``POST /predict`` with the image file as its body, as the function's URL sends it."""
     try:
         data = args.image.read_bytes()
     except OSError as exc:
@@ -107,53 +184,16 @@ def _image_payload(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             f"--image {args.image}: cannot tell its content type from the name; "
             "pass --content-type image/jpeg (or image/png, image/webp)"
         )
-    return function_url_event(data, content_type)
-
-
-def function_url_event(
-    body: bytes, content_type: str, path: str = "/predict", method: str = "POST"
-) -> dict[str, Any]:
-    """The event a Lambda function URL delivers for this request (payload format 2.0).
-
-    A binary body arrives base64-encoded with ``isBase64Encoded`` true:
-    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads
-    """
-    now = time.time()
-    url_id = "localfunctionurl0000000000000000"
-    domain = f"{url_id}.lambda-url.us-east-1.on.aws"
-    agent = "local-lambda"
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
-            "content-type": content_type,
-            "content-length": str(len(body)),
-            "host": domain,
-            "user-agent": agent,
-        },
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": url_id,
-            "domainName": domain,
-            "domainPrefix": url_id,
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": agent,
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "body": base64.b64encode(body).decode("ascii"),
-        "isBase64Encoded": True,
-    }
+    request = HttpRequest(
+        method="POST",
+        raw_path="/predict",
+        raw_query="",
+        headers=[("content-type", content_type), ("user-agent", "local-lambda")],
+        body=data,
+        source_ip="127.0.0.1",
+    )
+    url = FunctionUrl.for_function(config.function_name, ACCOUNT_ID, config.region)
+    return request_event(request, url, str(uuid.uuid4()))
 
 
 def _pairs(items: list[str], parser: argparse.ArgumentParser) -> list[tuple[str, str]]:

@@ -174,12 +174,21 @@ class ExecutionEnvironment:
             detail = error.body.decode(errors="replace")
             raise EnvironmentFailedError(f"init failed: {error.error_type}: {detail}")
 
-    def invoke(self, payload: bytes | Any) -> InvocationResult:
-        """Send one event and wait for its answer (or the function's timeout)."""
+    @property
+    def init_failed(self) -> bool:
+        """Init posted an error: this environment will never serve (Lambda starts a new one)."""
+        return self.server.state.init_error is not None
+
+    def invoke(self, payload: bytes | Any, request_id: str | None = None) -> InvocationResult:
+        """Send one event and wait for its answer (or the function's timeout).
+
+        ``request_id``: the id to give this invocation (so a caller can put the same id in
+        the event and its own logs), else a new one.
+        """
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         cold = self.invocations == 0
         self.invocations += 1
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         deadline_ms = int((time.time() + self.config.timeout_s) * 1000)
         invocation = Invocation(request_id, data, deadline_ms, self.config.function_arn)
         state = self.server.state
@@ -217,6 +226,9 @@ class ExecutionEnvironment:
         return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
     def stop(self) -> None:
+        if self.started_at == 0.0:  # never started: no server thread to wait for
+            self.server.server_close()
+            return
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)

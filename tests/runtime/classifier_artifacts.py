@@ -21,6 +21,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+from local_lambda.url_events import FunctionUrl, HttpRequest, request_event
 from tests.runtime.conftest import SPECIALS, WORDS, _tokenizer, _write_manifest
 
 SENTIMENT_LABELS = ("NEGATIVE", "POSITIVE")
@@ -237,6 +238,13 @@ def noise_image(size: tuple[int, int] = (64, 48), fmt: str = "JPEG", seed: int =
     """Random pixels: a file whose compressed data fills most of its bytes."""
     pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
     return encode(Image.fromarray(pixels), fmt)
+
+
+def function_url_event(body: bytes, content_type: str, path: str = "/predict") -> dict[str, Any]:
+    """``POST`` of ``body`` as a function URL delivers it (local_lambda's own mapping)."""
+    request = HttpRequest("POST", path, "", [("content-type", content_type)], body, "127.0.0.1")
+    url = FunctionUrl.for_function("tiny", "123456789012", "us-east-1")
+    return request_event(request, url, "request-id")
 
 
 def png_header_only(width: int, height: int) -> bytes:

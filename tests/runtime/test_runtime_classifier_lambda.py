@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from imagebuild.runtime_deps import RUNTIME_POLICY
-from local_lambda.cli import function_url_event
 from local_lambda.environment import ExecutionEnvironment, InvocationResult
 from tests.runtime.classifier_artifacts import (
     colour_image,
     encode,
+    function_url_event,
     noise_image,
     other_format_images,
     png_header_only,
