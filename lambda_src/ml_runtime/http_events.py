@@ -108,7 +108,29 @@ def _json_body(event: dict[str, Any], max_bytes: int) -> Any:
     except RecursionError:
         raise RequestError("body JSON is nested too deeply") from None
     except ValueError as exc:
+        media_type = _image_media_type(raw)
+        if media_type is not None:
+            raise RequestError(
+                f"body is not JSON but looks like an image; send it with content-type: "
+                f"{media_type}"
+            ) from None
         raise RequestError(f"body is not valid JSON: {_short(exc)}") from None
+
+
+# First bytes of the image formats a model may take: a hint for a caller who sent an image
+# without its content type (curl --data-binary declares a form unless told otherwise).
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"RIFF", "image/webp"),
+)
+
+
+def _image_media_type(raw: bytes) -> str | None:
+    for signature, media_type in _IMAGE_SIGNATURES:
+        if raw.startswith(signature) and (media_type != "image/webp" or raw[8:12] == b"WEBP"):
+            return media_type
+    return None
 
 
 def _media_type(event: dict[str, Any]) -> str:

@@ -274,3 +274,22 @@ def test_nhwc_bgr_and_batch_one_models(tmp_path: Path, service_factory: Any, con
     result = service.handle({"images": files, "top_k": 1}, context)
     # BGR swaps what the model sees: a red image lands on the "blue" logit.
     assert [p[0]["label"] for p in result["predictions"]] == ["blue", "green", "red"]
+
+
+def test_an_image_sent_without_its_content_type_gets_a_hint(
+    image_service: Any, context: Any
+) -> None:
+    # What curl --data-binary @photo.jpg sends: a form content type, the bytes base64.
+    for fmt, media_type in (("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")):
+        event = http_event(
+            "POST",
+            "/predict",
+            b64(colour_image("red", fmt=fmt)),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            isBase64Encoded=True,
+        )
+        answer = image_service.handle(event, context)
+        assert answer["statusCode"] == 400
+        assert body_of(answer)["error"]["message"] == (
+            f"body is not JSON but looks like an image; send it with content-type: {media_type}"
+        )
