@@ -111,8 +111,7 @@ def _json_body(event: dict[str, Any], max_bytes: int) -> Any:
         media_type = _image_media_type(raw)
         if media_type is not None:
             raise RequestError(
-                f"body is not JSON but looks like an image; send it with content-type: "
-                f"{media_type}"
+                f"body is not JSON but looks like an image; send it with content-type: {media_type}"
             ) from None
         raise RequestError(f"body is not valid JSON: {_short(exc)}") from None
 
