@@ -9,11 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARTIFACT ?= artifacts/all-MiniLM-L6-v2
 DEMO_PAYLOAD ?= {"texts": ["Cold starts are the enemy of ML on Lambda.", "Provisioned concurrency keeps functions warm."]}
+# `make tune` / `make plan ENV=prod PLAN_TRAFFIC='--traffic-csv invocations.csv'`
+TUNE_REPORT ?= reports/tune-$(notdir $(ARTIFACT)).json
+ENV ?= prod
+PLAN_TRAFFIC ?= --profile business-hours
 
 # Debian packages the tests drive for real: an OCI registry, and tools to inspect images.
 SYSTEM_PACKAGES := docker-registry skopeo umoci
 
-.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load artifact clean
+.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load artifact tune plan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +70,18 @@ bench-cold-start: setup artifact
 
 bench-load: setup artifact
 	$(BIN)/python -m local_lambda.bench_load --artifact $(ARTIFACT) --report reports/bench-load.json
+
+# Power tuning in the local Lambda (Lambda's CPU share and memory limit per size).
+tune: setup artifact
+	$(BIN)/local-lambda tune --artifact $(ARTIFACT) --payload '$(DEMO_PAYLOAD)' --report $(TUNE_REPORT)
+
+$(TUNE_REPORT): | $(STAMP) $(ARTIFACT)/manifest.json
+	$(BIN)/local-lambda tune --artifact $(ARTIFACT) --payload '$(DEMO_PAYLOAD)' --report $(TUNE_REPORT)
+
+# Capacity plan for ENV from a traffic profile and the tune report:
+# writes environments/$(ENV)/capacity.auto.tfvars.json.
+plan: setup $(TUNE_REPORT)
+	$(BIN)/capacity plan --env $(ENV) $(PLAN_TRAFFIC) --tune-report $(TUNE_REPORT) --artifact $(ARTIFACT)
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from build_support import atomic, logs
+from build_support import atomic, console, logs
 from build_support.machine import cpu_description
 
 
@@ -59,10 +59,7 @@ def run_and_write(
         logs.event(logger, "benchmark failed", level=logging.ERROR, error=str(exc))
         return 1
     atomic.write_json(report_path, report)
-    logs.event(
-        logger,
-        "benchmark written",
-        report=str(report_path),
-        **{key: report[key] for key in headline},
-    )
+    figures = {key: report[key] for key in headline}
+    logs.event(logger, "benchmark written", report=str(report_path), **figures)
+    console.summary(logger.name, None, {"report": str(report_path), **figures})
     return 0

@@ -4,6 +4,7 @@
     local-lambda invoke --artifact DIR --event-file event.json --memory-mb 3008
     local-lambda invoke --artifact DIR --image cat.jpg
     local-lambda serve --artifact DIR --port 9000 --max-concurrency 4
+    local-lambda tune --artifact DIR --payload '{"texts": ["hello"]}'   (see local_lambda.tune)
 
 ``invoke``: the function's own logs go to stderr; the result (pretty JSON) and Lambda's
 REPORT line go to stdout. The exit status is 0 when the function answered without a
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from local_lambda import tune
 from local_lambda.environment import (
     ACCOUNT_ID,
     EnvironmentFailedError,
@@ -67,9 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--log-dir", type=Path, help="each environment's output in its own file (else stderr)"
     )
     serve.add_argument("--json", action="store_true", help="structured JSON logs on stderr")
+    tune.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args, parser)
+    if args.command == "tune":
+        return tune.main(args, parser)
     return _invoke(args, parser)
 
 

@@ -220,3 +220,18 @@ variable "alarm_settings" {
   })
   default = {}
 }
+
+# ---- Written by `capacity plan --env ENV` into capacity.auto.tfvars.json ----------------
+
+variable "budget_monthly_usd" {
+  description = "Monthly budget in USD from the capacity plan's forecast with a margin (capacity.auto.tfvars.json). null: none planned."
+  type        = number
+  nullable    = true
+  default     = null
+}
+
+variable "capacity_sources" {
+  description = "Where each value of capacity.auto.tfvars.json came from (tune report, traffic profile, objective), for review."
+  type        = map(string)
+  default     = {}
+}
