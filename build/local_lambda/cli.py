@@ -2,6 +2,7 @@
 
     local-lambda invoke --artifact DIR --payload '{"texts": ["hello"]}'
     local-lambda invoke --artifact DIR --event-file event.json --memory-mb 3008
+    local-lambda invoke --artifact DIR --image cat.jpg
     local-lambda serve --artifact DIR --port 9000 --max-concurrency 4
     local-lambda tune --artifact DIR --payload '{"texts": ["hello"]}'   (see local_lambda.tune)
 
@@ -14,18 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import mimetypes
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from local_lambda import tune
 from local_lambda.environment import (
+    ACCOUNT_ID,
     EnvironmentFailedError,
     ExecutionEnvironment,
     FunctionConfig,
     task_root_for,
 )
 from local_lambda.report import report_line
+from local_lambda.url_events import FunctionUrl, HttpRequest, request_event
 
 DEFAULT_HANDLER = "ml_runtime.handler.lambda_handler"
 
@@ -37,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = invoke.add_mutually_exclusive_group(required=True)
     source.add_argument("--payload", help="the event, as JSON text")
     source.add_argument("--event-file", type=Path, help="a file holding the event as JSON")
+    source.add_argument(
+        "--image",
+        type=Path,
+        help="an image file, sent as the function's URL would: POST /predict, base64 body",
+    )
+    invoke.add_argument(
+        "--content-type",
+        help="with --image: the content type to declare (default: from the file name)",
+    )
     _function_options(invoke)
     serve = commands.add_parser(
         "serve",
@@ -135,14 +150,9 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        text = args.event_file.read_text() if args.event_file else args.payload
-        payload = json.loads(text)
-    except OSError as exc:
-        parser.error(f"cannot read --event-file: {exc}")
-    except ValueError as exc:
-        parser.error(f"the event is not valid JSON ({exc}); Lambda only accepts JSON events")
+    json_event = None if args.image else _json_event(args, parser)
     config = _function_config(args, parser)
+    payload = _image_event(args, parser, config) if args.image else json_event
     with ExecutionEnvironment(config, logs=sys.stderr) as env:
         result = env.invoke(payload)
     body = result.json() if result.body else None
@@ -151,6 +161,44 @@ def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"function error: {result.error_type}", file=sys.stderr)
     print(report_line(result))
     return 0 if result.ok else 1
+
+
+def _json_event(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+    if args.content_type:
+        parser.error("--content-type goes with --image")
+    try:
+        text = args.event_file.read_text() if args.event_file else args.payload
+        return json.loads(text)
+    except OSError as exc:
+        parser.error(f"cannot read --event-file: {exc}")
+    except ValueError as exc:
+        parser.error(f"the event is not valid JSON ({exc}); Lambda only accepts JSON events")
+
+
+def _image_event(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, config: FunctionConfig
+) -> dict[str, Any]:
+    """``POST /predict`` with the image file as its body, as the function's URL sends it."""
+    try:
+        data = args.image.read_bytes()
+    except OSError as exc:
+        parser.error(f"cannot read --image: {exc}")
+    content_type = args.content_type or mimetypes.guess_type(args.image.name)[0]
+    if content_type is None:
+        parser.error(
+            f"--image {args.image}: cannot tell its content type from the name; "
+            "pass --content-type image/jpeg (or image/png, image/webp)"
+        )
+    request = HttpRequest(
+        method="POST",
+        raw_path="/predict",
+        raw_query="",
+        headers=[("content-type", content_type), ("user-agent", "local-lambda")],
+        body=data,
+        source_ip="127.0.0.1",
+    )
+    url = FunctionUrl.for_function(config.function_name, ACCOUNT_ID, config.region)
+    return request_event(request, url, str(uuid.uuid4()))
 
 
 def _pairs(items: list[str], parser: argparse.ArgumentParser) -> list[tuple[str, str]]:

@@ -22,6 +22,10 @@ class Limits:
     max_tensor_elements: int = 1_048_576
     max_object_bytes: int = 64 * 1_048_576
     max_object_records: int = 100_000
+    # Images (image-classification models): the file's bytes, and its width x height,
+    # checked before any pixel is decoded (the same defaults as ml_runtime.images).
+    max_image_bytes: int = 4 * 1_048_576
+    max_image_pixels: int = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class RuntimeConfig:
             ),
             max_object_bytes=_positive_int(env, "MAX_OBJECT_BYTES", Limits.max_object_bytes),
             max_object_records=_positive_int(env, "MAX_OBJECT_RECORDS", Limits.max_object_records),
+            max_image_bytes=_positive_int(env, "MAX_IMAGE_BYTES", Limits.max_image_bytes),
+            max_image_pixels=_positive_int(env, "MAX_IMAGE_PIXELS", Limits.max_image_pixels),
         )
         threads = env.get("ORT_INTRA_OP_THREADS")
         memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")

@@ -70,7 +70,7 @@ def _process_record(record: dict[str, Any], service: InferenceService) -> dict[s
         return _object_failed(service, summary, exc.message)
     except Exception as exc:  # botocore raises many unrelated types
         return _object_failed(service, summary, f"cannot read object: {s3.describe_error(exc)}")
-    if service.task.object_format == "binary":
+    if service.task.object_format_for(key) == "binary":
         return _process_binary(data, summary, out_bucket, service)
     lines = data.splitlines()
     if len(lines) > config.limits.max_object_records:
