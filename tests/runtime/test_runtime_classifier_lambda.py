@@ -217,7 +217,9 @@ def test_pillow_is_imported_for_image_models_only(
     kind: str, sentiment_artifact: Path, image_artifact: Path
 ) -> None:
     artifact = sentiment_artifact if kind == "text" else image_artifact
-    payload = {"texts": ["warm"]} if kind == "text" else {"images": [b64(colour_image("red"))]}
+    # Every allowed format, so each decoder's libraries show up among the loaded files.
+    images = [b64(colour_image("red", fmt=fmt)) for fmt in ("PNG", "JPEG", "WEBP")]
+    payload = {"texts": ["warm"]} if kind == "text" else {"images": images}
     run = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(payload)],
         env={"MODEL_DIR": str(artifact), "PATH": "/usr/bin:/bin"},
