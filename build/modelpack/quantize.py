@@ -13,6 +13,20 @@ MatMuls 8-bit weights in blocks of 128 through ONNX Runtime's MatMulNBits (accur
 only those fed by an activation function, the feed-forward pair around it, or all of them;
 the rest stays dynamic INT8.
 
+Every candidate whose weights are signed 8-bit (the U8S8 integer kernels: MatMulInteger,
+QAttention, QLinearConv) uses 7-bit weights (``reduce_range``). On x86 CPUs without VNNI
+(SSE4.1, AVX2, AVX-512 without VNNI) ONNX Runtime's U8S8 kernels add pairs of
+uint8 x int8 products in int16 and saturate when both weights are near +-127; measured
+on an AVX2 machine, one saturating MatMulInteger was off by 1.1 million in 2.6 million,
+and a trained MPNet encoder's per-channel INT8 embeddings fell to cosine 0.03 against
+fp32 (0.87 once saturation was avoided). With weights in [-64, 63] no pair can exceed
+int16, so the artefact computes the same on every CPU it may run on (AVX2 build
+machines, VNNI machines, x86 or arm64 Lambda), not only on the one the gate ran on.
+ONNX Runtime's U8S8 precision fix (onnxruntime#12088, session option
+``session.x64quantprecision``) converts such kernels to U8U8 at load time instead; the
+artefact must not depend on a session option the runtime might not set. Unsigned 8-bit
+weights (U8U8 kernels) do not saturate and keep 8 bits.
+
 Which setting keeps accuracy is model-specific (per-tensor INT8 loses real accuracy on
 all-MiniLM-L6-v2, per-channel keeps it), so the build measures every candidate here.
 """
@@ -39,7 +53,7 @@ from onnxruntime.quantization.matmul_nbits_quantizer import (
     MatMulNBitsQuantizer,
 )
 
-from modelpack.source_model import Batch
+from modelpack.source_model import CANDIDATES_BY_GRAPH, CANDIDATES_TRANSFORMER_IMAGE, Batch
 
 DYNAMIC = "dynamic"
 POST_ACTIVATION = "post-activation"
@@ -66,15 +80,17 @@ class Candidate:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+# reduce_range: 7-bit signed weights, see the module docstring (U8S8 saturation).
 DYNAMIC_CANDIDATES = (
-    Candidate("int8-per-tensor", DYNAMIC, "QInt8", per_channel=False),
-    Candidate("int8-per-channel", DYNAMIC, "QInt8", per_channel=True),
+    Candidate("int8-per-tensor", DYNAMIC, "QInt8", per_channel=False, reduce_range=True),
+    Candidate("int8-per-channel", DYNAMIC, "QInt8", per_channel=True, reduce_range=True),
     Candidate("uint8-per-channel", DYNAMIC, "QUInt8", per_channel=True),
     Candidate(
         "int8-per-channel-blockwise-post-activation",
         DYNAMIC,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         blockwise_matmuls=POST_ACTIVATION,
         block_size=128,
     ),
@@ -83,6 +99,7 @@ DYNAMIC_CANDIDATES = (
         DYNAMIC,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         blockwise_matmuls=FEED_FORWARD,
         block_size=128,
     ),
@@ -91,6 +108,7 @@ DYNAMIC_CANDIDATES = (
         DYNAMIC,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         blockwise_matmuls=ALL_MATMULS,
         block_size=128,
     ),
@@ -103,6 +121,7 @@ STATIC_CANDIDATES = (
         STATIC_QDQ,
         "QInt8",
         per_channel=False,
+        reduce_range=True,
         activation_type="QUInt8",
         calibration="MinMax",
     ),
@@ -111,6 +130,7 @@ STATIC_CANDIDATES = (
         STATIC_QDQ,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         activation_type="QUInt8",
         calibration="MinMax",
     ),
@@ -119,6 +139,7 @@ STATIC_CANDIDATES = (
         STATIC_QDQ,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         activation_type="QUInt8",
         calibration="Percentile",
     ),
@@ -127,8 +148,13 @@ STATIC_CANDIDATES = (
 _CONV_OPS = frozenset({"Conv", "ConvTranspose"})
 
 
-def candidates_for(model_path: Path) -> tuple[Candidate, ...]:
-    """Static QDQ candidates for convolutional graphs, dynamic ones otherwise."""
+def candidates_for(
+    model_path: Path, candidate_set: str = CANDIDATES_BY_GRAPH
+) -> tuple[Candidate, ...]:
+    """Static QDQ candidates for convolutional graphs, dynamic ones otherwise; both for
+    transformer image models (a patch convolution, then MatMuls and attention)."""
+    if candidate_set == CANDIDATES_TRANSFORMER_IMAGE:
+        return DYNAMIC_CANDIDATES + STATIC_CANDIDATES
     graph = onnx.load(str(model_path), load_external_data=False).graph
     if any(node.op_type in _CONV_OPS for node in graph.node):
         return STATIC_CANDIDATES
