@@ -4,7 +4,8 @@ The build feeds calibration and evaluation images through these numbers, so the 
 measures what the Lambda runtime will compute. The runtime's numpy implementation is the
 reference; this module follows the same contract step by step:
 
-1. decode, apply the EXIF orientation, convert to 8-bit RGB;
+1. decode, apply the EXIF orientation, convert to 8-bit RGB (transparency composited on
+   white, 16/32-bit grayscale scaled to 0-255, every other mode by Pillow's conversion);
 2. resize with the named Pillow filter: the shorter side to ``resize_shorter_side``
    keeping the aspect ratio (the longer side rounded down, as Hugging Face's image
    processors do), or straight to ``crop`` when ``resize_shorter_side`` is null;
@@ -31,11 +32,31 @@ CHANNEL_ORDERS = ("RGB", "BGR")
 LAYOUTS = ("NCHW", "NHWC")
 
 
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
 def load_rgb(path: Path) -> Image.Image:
     """The image at ``path`` upright (EXIF orientation applied) and in RGB."""
     with Image.open(path) as opened:
+        opened.load()
         upright = ImageOps.exif_transpose(opened)
-        return upright.convert("RGB")
+        return to_rgb(upright)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode to 8-bit RGB, with the runtime's rules (step 1 above)."""
+    mode = image.mode
+    if mode == "RGB" and "transparency" not in image.info:
+        return image
+    if mode.startswith("I"):
+        wide = np.asarray(image).astype(np.uint32)
+        narrow = ((np.clip(wide, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+        return Image.fromarray(narrow, mode="L").convert("RGB")
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
 
 
 def resize_and_crop(image: Image.Image, preprocess: dict[str, Any]) -> np.ndarray[Any, Any]:

@@ -54,12 +54,12 @@ def from_hf_directory(model_dir: Path, input_name: str = "pixel_values") -> dict
     if not isinstance(raw, dict):
         raise ModelSourceError(f"{path} is not a JSON object", "restore the file")
     try:
-        return check_block(_translate(raw, input_name), str(path))
+        return check_block(from_processor_settings(raw, input_name), str(path))
     except InputSpecError as exc:
         raise ModelSourceError(exc.problem, exc.remedy) from None
 
 
-def _translate(raw: dict[str, Any], input_name: str) -> dict[str, Any]:
+def from_processor_settings(raw: dict[str, Any], input_name: str) -> dict[str, Any]:
     size = raw.get("size")
     if isinstance(size, int):
         size = {"shortest_edge": size}
