@@ -91,15 +91,12 @@ def _sentiment_texts(count: int) -> tuple[list[str], list[int]]:
 
 
 def make_sentiment(output: Path, count: int = 3000, epochs: int = 300) -> dict[str, Any]:
-    from transformers import BertConfig, BertForSequenceClassification, BertModel
-
+    hf = _transformers()
     torch.manual_seed(SEED)
     source = default_model_dir()
-    encoder = BertModel.from_pretrained(source).eval()
+    encoder = hf.BertModel.from_pretrained(source).eval()
     texts, labels = _sentiment_texts(count)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer = hf.AutoTokenizer.from_pretrained(source)
     with step(logger, "encode the training texts", total=len(texts), unit="texts") as progress:
         features = []
         with torch.inference_mode():
@@ -110,14 +107,14 @@ def make_sentiment(output: Path, count: int = 3000, epochs: int = 300) -> dict[s
     x = torch.cat(features)
     y = torch.tensor(labels)
     split = int(len(x) * 0.8)
-    config = BertConfig.from_pretrained(
+    config = hf.BertConfig.from_pretrained(
         source,
         architectures=["BertForSequenceClassification"],
         num_labels=2,
         id2label=dict(enumerate(SENTIMENT_LABELS)),
         label2id={name: i for i, name in enumerate(SENTIMENT_LABELS)},
     )
-    model = BertForSequenceClassification(config).eval()
+    model = hf.BertForSequenceClassification(config).eval()
     model.bert.load_state_dict(encoder.state_dict(), strict=False)
     head = torch.nn.Sequential(model.bert.pooler.dense, torch.nn.Tanh(), model.classifier)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -135,9 +132,21 @@ def make_sentiment(output: Path, count: int = 3000, epochs: int = 300) -> dict[s
         for name in _TOKENIZER_FILES:
             shutil.copyfile(source / name, stage / name)
         _set_truncation(stage / "tokenizer.json", 256)
-    result = {"case": "sentiment", "texts": len(texts), "held_out_accuracy_vs_vader": accuracy}
+    result: dict[str, Any] = {
+        "case": "sentiment",
+        "texts": len(texts),
+        "held_out_accuracy_vs_vader": accuracy,
+    }
     event(logger, "sentiment model written", output=str(output), **result)
     return result
+
+
+def _transformers() -> Any:
+    """transformers, untyped here: its config classes take their fields as **kwargs."""
+    import transformers
+
+    module: Any = transformers
+    return module
 
 
 def _set_truncation(path: Path, max_length: int) -> None:
@@ -151,22 +160,21 @@ def _set_truncation(path: Path, max_length: int) -> None:
 
 
 def make_bert_base(output: Path) -> dict[str, Any]:
-    from transformers import BertConfig, BertForSequenceClassification
-
+    hf = _transformers()
     torch.manual_seed(SEED)
-    config = BertConfig(
+    config = hf.BertConfig(
         architectures=["BertForSequenceClassification"],
         num_labels=2,
         id2label=dict(enumerate(SENTIMENT_LABELS)),
         label2id={name: i for i, name in enumerate(SENTIMENT_LABELS)},
     )  # BERT-base: 12 layers, hidden 768, the uncased 30,522-token vocabulary
-    model = BertForSequenceClassification(config).eval()
+    model = hf.BertForSequenceClassification(config).eval()
     with staged_directory(output) as stage:
         model.save_pretrained(stage)
         for name in _TOKENIZER_FILES:
             shutil.copyfile(default_model_dir() / name, stage / name)
     parameters = sum(p.numel() for p in model.parameters())
-    result = {"case": "bert-base", "parameters": parameters}
+    result: dict[str, Any] = {"case": "bert-base", "parameters": parameters}
     event(logger, "BERT-base classifier written", output=str(output), **result)
     return result
 
@@ -202,20 +210,20 @@ def _digit_pictures(indices: np.ndarray, seed: int) -> Iterator[tuple[Any, int]]
 
 def make_digits_images(output: Path, epochs: int = 3, batch: int = 32) -> dict[str, Any]:
     from sklearn.datasets import load_digits
-    from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
 
+    hf = _transformers()
     torch.manual_seed(SEED)
     count = len(load_digits().target)
     order = np.random.default_rng(SEED).permutation(count)
     train, gate, held_out = order[:1200], order[1200:1500], order[1500:]
-    config = MobileNetV2Config(
+    config = hf.MobileNetV2Config(
         image_size=IMAGE_SIZE,
         num_labels=10,
         id2label=dict(enumerate(DIGIT_NAMES)),
         label2id={name: i for i, name in enumerate(DIGIT_NAMES)},
         architectures=["MobileNetV2ForImageClassification"],
     )
-    model = MobileNetV2ForImageClassification(config)
+    model = hf.MobileNetV2ForImageClassification(config)
     processor = {
         "image_processor_type": "MobileNetV2ImageProcessor",
         "do_resize": True,
@@ -263,7 +271,7 @@ def make_digits_images(output: Path, epochs: int = 3, batch: int = 32) -> dict[s
                     x = torch.from_numpy(preprocess_images([picture], block))
                     with torch.inference_mode():
                         correct += int(model(pixel_values=x).logits.argmax() == label)
-    result = {
+    result: dict[str, Any] = {
         "case": "digits-images",
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_images": len(pictures),

@@ -115,8 +115,7 @@ def load_hf_directory(
     ``texts`` become the evaluation batches of text models; ``images`` is the folder of
     evaluation and calibration images image classifiers need.
     """
-    if not model_dir.is_dir():
-        check_files(model_dir, REQUIRED_FILES, _HOW_TO_SAVE)
+    check_files(model_dir, ("config.json",), _HOW_TO_SAVE)  # the directory is readable
     config = read_config(model_dir)
     detected = detect(model_dir, config, task)
     if detected.task == TASK_IMAGE_CLASSIFICATION:

@@ -38,14 +38,19 @@ class ImageSets:
     evaluation: list[Path]
 
 
+def image_files(directory: Path) -> list[Path]:
+    """Every JPEG/PNG file under ``directory``, sorted by path."""
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
 def find_images(directory: Path | None) -> ImageSets:
     if directory is None:
         raise InputSpecError("image classifiers need evaluation images", WHAT_TO_GIVE)
     if not directory.is_dir():
         raise InputSpecError(f"--images {directory} is not a directory", WHAT_TO_GIVE)
-    paths = sorted(
-        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    paths = image_files(directory)
     if len(paths) < MIN_IMAGES:
         raise InputSpecError(
             f"--images {directory} holds {len(paths)} JPEG/PNG images; the gate needs at least"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,6 +55,12 @@ WORDS = [
 ]
 
 
+def settings(**values: Any) -> dict[str, Any]:
+    """Config keyword arguments, untyped: transformers' config classes declare only their
+    own fields, though every config takes num_labels, id2label and the like."""
+    return values
+
+
 def _tiny_tokenizer() -> Tokenizer:
     vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS])}
     tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
@@ -72,12 +79,14 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=len(WORDS) + 4,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
+        **settings(
+            vocab_size=len(WORDS) + 4,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=64,
+        )
     )
     BertModel(config).save_pretrained(directory)
     _tiny_tokenizer().save(str(directory / "tokenizer.json"))
@@ -92,7 +101,7 @@ def default_artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
     return output, manifest
 
 
-TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}
+TINY: dict[str, Any] = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}
 
 
 def _sharpen_head(model: torch.nn.Module) -> None:
@@ -104,7 +113,7 @@ def _sharpen_head(model: torch.nn.Module) -> None:
                 parameter.mul_(30.0)
 
 
-def _save_text_model(model: torch.nn.Module, directory: Path) -> Path:
+def _save_text_model(model: Any, directory: Path) -> Path:
     _sharpen_head(model)
     model.save_pretrained(directory)
     _tiny_tokenizer().save(str(directory / "tokenizer.json"))
@@ -116,15 +125,17 @@ def tiny_bert_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A BertForSequenceClassification sentiment-style model (single-label, 2 classes)."""
     torch.manual_seed(1)
     config = BertConfig(
-        vocab_size=len(WORDS) + 4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=2,
-        id2label={0: "NEGATIVE", 1: "POSITIVE"},
-        label2id={"NEGATIVE": 0, "POSITIVE": 1},
-        **TINY,
+        **settings(
+            vocab_size=len(WORDS) + 4,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            num_labels=2,
+            id2label={0: "NEGATIVE", 1: "POSITIVE"},
+            label2id={"NEGATIVE": 0, "POSITIVE": 1},
+            **TINY,
+        )
     )
-    model = BertForSequenceClassification(config).eval()
+    model = BertForSequenceClassification(config)
     return _save_text_model(model, tmp_path_factory.mktemp("tiny-bert-sst"))
 
 
@@ -134,18 +145,20 @@ def tiny_distilbert_multilabel_dir(tmp_path_factory: pytest.TempPathFactory) -> 
     torch.manual_seed(2)
     labels = ["toxic", "spam", "urgent"]
     config = DistilBertConfig(
-        vocab_size=len(WORDS) + 4,
-        dim=32,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=64,
-        max_position_embeddings=64,
-        num_labels=3,
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        problem_type="multi_label_classification",
+        **settings(
+            vocab_size=len(WORDS) + 4,
+            dim=32,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=64,
+            max_position_embeddings=64,
+            num_labels=3,
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            problem_type="multi_label_classification",
+        )
     )
-    model = DistilBertForSequenceClassification(config).eval()
+    model = DistilBertForSequenceClassification(config)
     return _save_text_model(model, tmp_path_factory.mktemp("tiny-distilbert-tags"))
 
 
@@ -154,12 +167,14 @@ def tiny_mpnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MPNet encoder (relative position bias, RoBERTa-style positions): a non-BERT family."""
     torch.manual_seed(3)
     config = MPNetConfig(
-        vocab_size=len(WORDS) + 4,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        pad_token_id=0,
-        relative_attention_num_buckets=8,
-        **TINY,
+        **settings(
+            vocab_size=len(WORDS) + 4,
+            intermediate_size=64,
+            max_position_embeddings=66,
+            pad_token_id=0,
+            relative_attention_num_buckets=8,
+            **TINY,
+        )
     )
     directory = tmp_path_factory.mktemp("tiny-mpnet")
     MPNetModel(config, add_pooling_layer=False).save_pretrained(directory)
@@ -202,16 +217,18 @@ def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(4)
     labels = ["stripes", "checks", "blob"]
     config = ViTConfig(
-        image_size=32,
-        patch_size=8,
-        intermediate_size=64,
-        num_labels=3,
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        **TINY,
+        **settings(
+            image_size=32,
+            patch_size=8,
+            intermediate_size=64,
+            num_labels=3,
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            **TINY,
+        )
     )
     directory = tmp_path_factory.mktemp("tiny-vit")
-    model = ViTForImageClassification(config).eval()
+    model = ViTForImageClassification(config)
     _sharpen_head(model)
     model.save_pretrained(directory)
     processor = {

@@ -325,14 +325,12 @@ def test_labelled_spec_without_labels(
 def test_token_classifier_is_refused_naming_what_was_found(tmp_path: Path) -> None:
     config = BertConfig(
         vocab_size=32,
-        num_labels=5,
-        **{
-            "hidden_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 4,
-            "intermediate_size": 64,
-        },
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
     )
+    config.num_labels = 5
     BertForTokenClassification(config).save_pretrained(tmp_path / "ner")
     with pytest.raises(ModelSourceError) as caught:
         load_source(model_dir=tmp_path / "ner")
