@@ -131,11 +131,11 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
         "naive_load_seconds": round(naive_load_seconds, 2),
         "tool_versions": manifest["tool_versions"],
     }
-    result["targets"] = _targets(case.name, result)
+    result["targets"] = targets_met(case.name, result)
     return result
 
 
-def _targets(case: str, result: dict[str, Any]) -> dict[str, Any]:
+def targets_met(case: str, result: dict[str, Any]) -> dict[str, Any]:
     wanted = TARGETS.get(case, {})
     met: dict[str, Any] = dict(wanted)
     if "latency_speedup_p50_min" in wanted:
