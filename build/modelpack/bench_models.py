@@ -4,10 +4,10 @@
     python -m modelpack.bench_models bert-base --output DIR
     python -m modelpack.bench_models digits-images --output DIR   # also DIR/images, DIR/heldout
 
-- ``sentiment``: the bundled all-MiniLM-L6-v2 encoder with a sentiment head
-  (``BertForSequenceClassification``, NEGATIVE/POSITIVE) trained on template sentences
-  labelled by VADER's lexicon (the ``vaderSentiment`` package). The encoder stays frozen;
-  the pooler and classifier are trained on its [CLS] states: about a minute on a CPU.
+- ``sentiment``: the bundled all-MiniLM-L6-v2 encoder fine-tuned with a sentiment head
+  (``BertForSequenceClassification``, NEGATIVE/POSITIVE) for two epochs on 2,400
+  template sentences labelled by VADER's lexicon (the ``vaderSentiment`` package),
+  seed 0; the other 600 measure its accuracy against VADER. About a minute on a CPU.
 - ``bert-base``: a BERT-base-sized classifier (110 M parameters) with random weights,
   the source documents' headline cold-start case; only its size and shape matter.
 - ``digits-images``: a MobileNetV2 image classifier (``MobileNetV2ForImageClassification``,
@@ -90,23 +90,12 @@ def _sentiment_texts(count: int) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def make_sentiment(output: Path, count: int = 3000, epochs: int = 300) -> dict[str, Any]:
+def make_sentiment(output: Path, count: int = 3000, epochs: int = 2) -> dict[str, Any]:
     hf = _transformers()
     torch.manual_seed(SEED)
     source = default_model_dir()
-    encoder = hf.BertModel.from_pretrained(source).eval()
     texts, labels = _sentiment_texts(count)
     tokenizer = hf.AutoTokenizer.from_pretrained(source)
-    with step(logger, "encode the training texts", total=len(texts), unit="texts") as progress:
-        features = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), 64):
-                batch = tokenizer(texts[start : start + 64], padding=True, return_tensors="pt")
-                features.append(encoder(**batch).last_hidden_state[:, 0])
-                progress.advance(len(batch["input_ids"]))
-    x = torch.cat(features)
-    y = torch.tensor(labels)
-    split = int(len(x) * 0.8)
     config = hf.BertConfig.from_pretrained(
         source,
         architectures=["BertForSequenceClassification"],
@@ -114,19 +103,34 @@ def make_sentiment(output: Path, count: int = 3000, epochs: int = 300) -> dict[s
         id2label=dict(enumerate(SENTIMENT_LABELS)),
         label2id={name: i for i, name in enumerate(SENTIMENT_LABELS)},
     )
-    model = hf.BertForSequenceClassification(config).eval()
+    model = hf.BertForSequenceClassification(config)
+    encoder = hf.BertModel.from_pretrained(source)
     model.bert.load_state_dict(encoder.state_dict(), strict=False)
-    head = torch.nn.Sequential(model.bert.pooler.dense, torch.nn.Tanh(), model.classifier)
-    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-4)
-    with step(logger, "train the sentiment head", total=epochs, unit="epochs") as progress:
+    split = int(len(texts) * 0.8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+    order = np.random.default_rng(SEED).permutation(split)
+    batch = 32
+    model.train()
+    with step(
+        logger, "fine-tune the sentiment classifier", total=epochs * split, unit="texts"
+    ) as progress:
         for _ in range(epochs):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(head(x[:split]), y[:split])
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            progress.advance()
-    with torch.no_grad():
-        accuracy = float((head(x[split:]).argmax(1) == y[split:]).float().mean())
+            for start in range(0, split, batch):
+                chosen = order[start : start + batch]
+                inputs = tokenizer([texts[i] for i in chosen], padding=True, return_tensors="pt")
+                target = torch.tensor([labels[i] for i in chosen])
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(**inputs).logits, target)
+                loss.backward()  # type: ignore[no-untyped-call]
+                optimizer.step()
+                progress.advance(len(chosen))
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for start in range(split, len(texts), 64):
+            inputs = tokenizer(texts[start : start + 64], padding=True, return_tensors="pt")
+            predicted = model(**inputs).logits.argmax(1)
+            correct += int((predicted == torch.tensor(labels[start : start + 64])).sum())
     with staged_directory(output) as stage:
         model.save_pretrained(stage)
         for name in _TOKENIZER_FILES:
@@ -135,7 +139,7 @@ def make_sentiment(output: Path, count: int = 3000, epochs: int = 300) -> dict[s
     result: dict[str, Any] = {
         "case": "sentiment",
         "texts": len(texts),
-        "held_out_accuracy_vs_vader": accuracy,
+        "held_out_accuracy_vs_vader": round(correct / (len(texts) - split), 4),
     }
     event(logger, "sentiment model written", output=str(output), **result)
     return result

@@ -38,12 +38,15 @@ def check_files(model_dir: Path, required: tuple[str, ...], how_to_save: str) ->
         )
 
 
-def load_pretrained(auto_class: Any, model_dir: Path) -> torch.nn.Module:
+def load_pretrained(
+    auto_class: Any, model_dir: Path, unused: tuple[str, ...] = ()
+) -> torch.nn.Module:
     """``auto_class.from_pretrained(model_dir)`` in eval mode, refusing partial loads.
 
     Weights that do not match the config (missing tensors, wrong shapes) are refused
     rather than silently re-initialised: a classifier head initialised at random would
-    still answer, wrongly.
+    still answer, wrongly. Missing tensors under an ``unused`` prefix are allowed: they
+    belong to parts the exported graph never runs (a sentence encoder's pooler).
     """
     from transformers.utils import logging as hf_logging
 
@@ -59,7 +62,7 @@ def load_pretrained(auto_class: Any, model_dir: Path) -> torch.nn.Module:
             f"the weights in {model_dir} do not load with its config.json: {first_line}",
             "make config.json and model.safetensors come from the same save_pretrained() call",
         ) from exc
-    missing = sorted(info.get("missing_keys") or [])
+    missing = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(unused))
     mismatched = list(info.get("mismatched_keys") or [])
     if missing or mismatched:
         raise ModelSourceError(

@@ -143,7 +143,9 @@ def load_hf_directory(
     else:
         from transformers import AutoModel
 
-        encoder = load_pretrained(AutoModel, model_dir)
+        # Mean pooling replaces the [CLS] pooler: a directory saved without one (as
+        # sentence-transformers often saves them) is complete for this graph.
+        encoder = load_pretrained(AutoModel, model_dir, unused=("pooler.",))
         with_type_ids = "token_type_ids" in inspect.signature(encoder.forward).parameters
         module = SentenceEmbedder(encoder).eval()
         hidden = int(hf_config.hidden_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,11 @@ def write_pattern_images(directory: Path, count: int, seed: int) -> Path:
         suffix = ".png" if index % 2 else ".jpg"
         image.save(directory / f"pattern-{index:03d}{suffix}")
     return directory
+
+
+@pytest.fixture(scope="session")
+def make_pattern_images() -> Callable[[Path, int, int], Path]:
+    return write_pattern_images
 
 
 @pytest.fixture(scope="session")

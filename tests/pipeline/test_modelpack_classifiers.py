@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -181,10 +182,10 @@ def test_image_classifier_without_images_explains_what_it_needs(tiny_vit_dir: Pa
     assert f"at least {MIN_IMAGES} JPEG or PNG images" in str(caught.value)
 
 
-def test_too_few_images(tiny_vit_dir: Path, tmp_path: Path) -> None:
-    from conftest import write_pattern_images  # type: ignore[import-not-found]
-
-    few = write_pattern_images(tmp_path / "few", 5, seed=1)
+def test_too_few_images(
+    tiny_vit_dir: Path, tmp_path: Path, make_pattern_images: Callable[[Path, int, int], Path]
+) -> None:
+    few = make_pattern_images(tmp_path / "few", 5, 1)
     with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG images"):
         load_source(model_dir=tiny_vit_dir, images=few)
 
