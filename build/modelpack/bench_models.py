@@ -212,14 +212,14 @@ def _digit_pictures(indices: np.ndarray, seed: int) -> Iterator[tuple[Any, int]]
         yield background, int(digits.target[index])
 
 
-def make_digits_images(output: Path, epochs: int = 3, batch: int = 32) -> dict[str, Any]:
+def make_digits_images(output: Path, epochs: int = 2, batch: int = 32) -> dict[str, Any]:
     from sklearn.datasets import load_digits
 
     hf = _transformers()
     torch.manual_seed(SEED)
     count = len(load_digits().target)
     order = np.random.default_rng(SEED).permutation(count)
-    train, gate, held_out = order[:1200], order[1200:1500], order[1500:]
+    train, gate, held_out = order[:1000], order[1000:1400], order[1400:]
     config = hf.MobileNetV2Config(
         image_size=IMAGE_SIZE,
         num_labels=10,

@@ -4,7 +4,8 @@ The directory needs ``config.json``, ``model.safetensors`` and ``tokenizer.json`
 is comes from its config (:mod:`modelpack.detect`). A sentence encoder's graph is the
 encoder followed by mean pooling and L2 normalisation, so the runtime only tokenizes and
 runs it; a ``*ForSequenceClassification`` model's graph ends in its ``logits``. Image
-classifiers are loaded by :mod:`modelpack.hf_image_source`.
+classifiers are loaded by :mod:`modelpack.hf_image_source`, which shares the helpers
+below; :mod:`modelpack.sources` picks between them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from modelpack.errors import ModelSourceError
 from modelpack.hf_loading import WEIGHTS_FILE, check_files, load_pretrained
 from modelpack.signature import TensorSpec
 from modelpack.source_model import (
-    TASK_IMAGE_CLASSIFICATION,
     TASK_TEXT_CLASSIFICATION,
     Batch,
     Classification,
@@ -100,28 +100,23 @@ def encode(tokenizer: Tokenizer, texts: list[str], with_type_ids: bool) -> Batch
     return batch
 
 
+def detect_directory(model_dir: Path, task: str | None = None) -> Detected:
+    """What ``model_dir`` holds (:mod:`modelpack.detect`), once it is known to be readable."""
+    check_files(model_dir, ("config.json",), _HOW_TO_SAVE)
+    return detect(model_dir, read_config(model_dir), task)
+
+
 def load_hf_directory(
     model_dir: Path,
+    detected: Detected,
     texts: list[str],
     *,
     name: str | None = None,
     max_length: int | None = None,
     origin: dict[str, Any] | None = None,
-    task: str | None = None,
-    images: Path | None = None,
 ) -> SourceModel:
-    """Load and validate ``model_dir`` as the task its config says (or ``task``).
-
-    ``texts`` become the evaluation batches of text models; ``images`` is the folder of
-    evaluation and calibration images image classifiers need.
-    """
-    check_files(model_dir, ("config.json",), _HOW_TO_SAVE)  # the directory is readable
-    config = read_config(model_dir)
-    detected = detect(model_dir, config, task)
-    if detected.task == TASK_IMAGE_CLASSIFICATION:
-        from modelpack.hf_image_source import load_image_classifier
-
-        return load_image_classifier(model_dir, detected, images, name=name, origin=origin)
+    """Load and validate a text model directory (an encoder or a sequence classifier);
+    ``texts`` become the evaluation batches."""
     check_files(model_dir, REQUIRED_FILES, _HOW_TO_SAVE)
     hf_config = _auto_config(model_dir)
     limit = int(getattr(hf_config, "max_position_embeddings", None) or 512)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from modelpack.default_model import (
     DEFAULT_MODEL_DISTRIBUTION,
@@ -11,10 +12,11 @@ from modelpack.default_model import (
 )
 from modelpack.errors import InputSpecError
 from modelpack.eval_texts import evaluation_texts
-from modelpack.hf_source import load_hf_directory
+from modelpack.hf_image_source import load_image_classifier
+from modelpack.hf_source import detect_directory, load_hf_directory
 from modelpack.input_spec import load_input_spec
 from modelpack.module_source import build_source, load_factory, load_torchscript
-from modelpack.source_model import SourceModel
+from modelpack.source_model import TASK_IMAGE_CLASSIFICATION, SourceModel
 
 MIN_EVAL_TEXTS = 20
 
@@ -63,17 +65,15 @@ def load_source(
             "--input-spec applies to --module and --torchscript only",
             "drop --input-spec: a Hugging Face directory carries its own signature",
         )
+    package: dict[str, Any] | None = None
     if model_dir is None:
-        return load_hf_directory(
-            default_model_dir(),
-            texts,
-            name=name or DEFAULT_MODEL_NAME,
-            max_length=max_length,
-            origin={"package": DEFAULT_MODEL_DISTRIBUTION},
-            task=task,
-        )
+        model_dir, package = default_model_dir(), {"package": DEFAULT_MODEL_DISTRIBUTION}
+        name = name or DEFAULT_MODEL_NAME
+    detected = detect_directory(model_dir, task)
+    if detected.task == TASK_IMAGE_CLASSIFICATION:
+        return load_image_classifier(model_dir, detected, images, name=name, origin=package)
     return load_hf_directory(
-        model_dir, texts, name=name, max_length=max_length, task=task, images=images
+        model_dir, detected, texts, name=name, max_length=max_length, origin=package
     )
 
 
