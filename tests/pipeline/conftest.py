@@ -250,3 +250,36 @@ def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     (directory / "preprocessor_config.json").write_text(json.dumps(processor))
     return directory
+
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def digits_cnn_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits CNN (``digits_cnn.py``) trained once on 1,400 of scikit-learn's digits;
+    the other 397 (``np.random.default_rng(0).permutation``) stay held out."""
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    sys.path.insert(0, str(HERE))  # --module digits_cnn:... imports it by name
+    from digits_cnn import DigitsCNN  # type: ignore[import-not-found]
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
+    train = np.random.default_rng(0).permutation(len(images))[:1400]
+    torch.manual_seed(0)
+    model = DigitsCNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    x = torch.from_numpy(images[train])
+    y = torch.from_numpy(digits.target[train].astype(np.int64))
+    for _ in range(15):
+        for i in range(0, len(x), 64):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x[i : i + 64]), y[i : i + 64])
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+    path = tmp_path_factory.mktemp("digits-weights") / "weights.pt"
+    torch.save(model.state_dict(), path)
+    return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -64,26 +63,9 @@ class DigitsRGB(nn.Module):
 
 
 def make_rgb_model() -> nn.Module:
+    """The trained 1-channel CNN behind an RGB input (grey pixels: all channels equal)."""
     model = DigitsRGB()
     weights = os.environ.get("DIGITS_CNN_WEIGHTS")
     if weights:
-        model.load_state_dict(torch.load(weights, weights_only=True))
+        model.cnn.load_state_dict(torch.load(weights, weights_only=True))
     return model
-
-
-def train_rgb_digits(
-    images: np.ndarray, labels: np.ndarray, epochs: int = 15
-) -> dict[str, torch.Tensor]:
-    """Train :class:`DigitsRGB` on ``[n, 8, 8]`` images in 0..1; return its state dict."""
-    torch.manual_seed(0)
-    model = DigitsRGB()
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    x = torch.from_numpy(np.repeat(images[:, None].astype(np.float32), 3, axis=1))
-    y = torch.from_numpy(labels.astype(np.int64))
-    for _ in range(epochs):
-        for i in range(0, len(x), 64):
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(x[i : i + 64]), y[i : i + 64])
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-    return model.state_dict()

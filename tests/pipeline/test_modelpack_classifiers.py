@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 from PIL import Image
 from transformers import BertConfig, BertForTokenClassification
 
@@ -31,7 +29,6 @@ from modelpack.pipeline import BuildOptions, build
 from modelpack.quantize import DYNAMIC_CANDIDATES, STATIC_CANDIDATES
 from modelpack.sources import load_source
 
-HERE = Path(__file__).parent
 # Random weights: agreement says little, so these builds gate loosely; the digits CNN
 # below is trained and gated at the defaults.
 LOOSE = Thresholds(top1_agreement=0.8, max_winning_probability_delta=0.5)
@@ -225,19 +222,16 @@ def test_preprocessing_resizes_shorter_side_then_centre_crops(tmp_path: Path) ->
 
 
 @pytest.fixture(scope="module")
-def digits_png_spec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, np.ndarray]:
-    """Train the digits CNN on 8x8 digits, write held-out digits as PNG files, a labels
-    file and an image-classification input spec."""
-    sys.path.insert(0, str(HERE))
-    from digits_cnn import train_rgb_digits  # type: ignore[import-not-found]
+def digits_png_spec(
+    tmp_path_factory: pytest.TempPathFactory, digits_cnn_weights: Path
+) -> tuple[Path, Path, np.ndarray]:
+    """The trained digits CNN (conftest) as an image classifier: its held-out digits as
+    PNG files, a labels file and an image-classification input spec."""
     from sklearn.datasets import load_digits
 
     directory = tmp_path_factory.mktemp("digits-png")
     digits = load_digits()
-    order = np.random.default_rng(0).permutation(len(digits.images))
-    train, held_out = order[:1400], order[1400:]
-    weights = train_rgb_digits(digits.images[train] / 16.0, digits.target[train])
-    torch.save(weights, directory / "weights.pt")
+    held_out = np.random.default_rng(0).permutation(len(digits.images))[1400:]
     images = directory / "images"
     images.mkdir()
     for index in held_out:
@@ -267,7 +261,7 @@ def digits_png_spec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
             }
         )
     )
-    os.environ["DIGITS_CNN_WEIGHTS"] = str(directory / "weights.pt")
+    os.environ["DIGITS_CNN_WEIGHTS"] = str(digits_cnn_weights)
     # Labels in the order of the sorted file names (digit-<index>.png).
     return spec, images, digits.target[np.sort(held_out)]
 
