@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,36 @@ def test_int8_matmul_with_outlier_weights_stays_accurate(tmp_path: Path) -> None
         got = ort.InferenceSession(str(tmp_path / "q.onnx")).run(None, {"x": x})[0]
         error = np.abs(got - expected).max() / np.abs(expected).max()
         assert error < 0.05, f"{candidate.name}: relative error {error:.3f}"
+
+
+def test_module_text_classifier_from_an_input_spec(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    """Any torch module taking token ids, with a tokenizer and a labels file in its spec."""
+    (tmp_path / "labels.txt").write_text("sports\nweather\nfinance\n")
+    shutil.copyfile(tiny_bert_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    spec = tmp_path / "topics.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "topics",
+                "task": "text-classification",
+                "inputs": [
+                    {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]},
+                    {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]},
+                ],
+                "outputs": [{"name": "logits"}],
+                "labels": "labels.txt",
+                "tokenizer": "tokenizer.json",
+                "max_length": 64,
+            }
+        )
+    )
+    sys.path.insert(0, str(Path(__file__).parent))
+    manifest = _build(load_source(module="text_models:make", input_spec=spec), tmp_path / "topics")
+    assert manifest["task"] == "text-classification"
+    assert manifest["labels"] == ["sports", "weather", "finance"]
+    assert manifest["classification"]["activation"] == "softmax"
+    assert manifest["tokenizer"] == {"file": "tokenizer.json", "max_length": 64}
+    assert manifest["outputs"][0]["shape"] == ["batch", 3]
 
 
 # --- image classification ---------------------------------------------------------------
