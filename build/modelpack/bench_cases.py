@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from build_support.progress import step
-from modelpack.bench_models import MAKERS
+from modelpack.bench_models import EVAL_TEXTS_FILE, MAKERS
 from modelpack.evaluate import Thresholds
 from modelpack.manifest import MANIFEST_NAME
 from modelpack.pipeline import BuildOptions, build
@@ -63,6 +63,12 @@ def images_dir(case: Case, directory: Path, given: Path | None = None) -> Path |
     return given or directory / "images"
 
 
+def eval_texts(directory: Path) -> Path | None:
+    """The case's own evaluation texts (``eval_texts.txt``), when its directory has them."""
+    path = directory / EVAL_TEXTS_FILE
+    return path if path.is_file() else None
+
+
 def artifact_for(
     case: Case, directory: Path, images: Path | None, output: Path | None = None
 ) -> Path:
@@ -73,7 +79,7 @@ def artifact_for(
     thresholds = Thresholds() if case.trained else OPEN_GATE
     with step(logger, f"build the {case.name} artefact"):
         build(
-            load_source(model_dir=directory, images=images),
+            load_source(model_dir=directory, images=images, eval_texts=eval_texts(directory)),
             BuildOptions(output=artifact, thresholds=thresholds),
         )
     return artifact

@@ -23,7 +23,7 @@ import numpy as np
 
 from build_support.progress import step
 from modelpack.artifact_classifier import ArtifactClassifier
-from modelpack.bench_cases import OPEN_GATE, Case, images_dir
+from modelpack.bench_cases import OPEN_GATE, Case, eval_texts, images_dir
 from modelpack.eval_texts import evaluation_texts
 from modelpack.evaluate import Thresholds, latency_samples, percentiles, probabilities
 from modelpack.hf_loading import WEIGHTS_FILE
@@ -52,7 +52,7 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
         with step(logger, f"build the {case.name} artefact"):
             started = time.perf_counter()
             manifest = build(
-                load_source(model_dir=model_dir, images=images),
+                load_source(model_dir=model_dir, images=images, eval_texts=eval_texts(model_dir)),
                 BuildOptions(
                     output=artifact, thresholds=Thresholds() if case.trained else OPEN_GATE
                 ),
@@ -72,8 +72,14 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
             naive_load_seconds = time.perf_counter() - started
         naive_logits: Callable[[list[Any]], Any] = naive.logits
         our_logits: Callable[[list[Any]], np.ndarray[Any, Any]]
+        shipped_agreement: dict[str, Any] | None = None
         if isinstance(naive, TextClassifier):
             inputs: list[Any] = evaluation_texts()
+            own = eval_texts(model_dir)
+            if own is not None:
+                # Gated on the case's own texts; the shipped ones are reported beside.
+                shipped_agreement = _agreement(naive_logits, ours.text_logits, inputs, manifest)
+                inputs = [t for t in own.read_text(encoding="utf-8").splitlines() if t.strip()]
             our_logits = ours.text_logits
             one: list[Any] = [LATENCY_TEXT]
         else:
@@ -85,17 +91,7 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
             our_logits = ours.image_logits
             one = inputs[:1]
         with step(logger, "agreement naive vs artefact", total=len(inputs), unit="inputs"):
-            reference = np.concatenate(
-                [naive_logits(inputs[i : i + 8]).numpy() for i in range(0, len(inputs), 8)]
-            )
-            got = np.concatenate([our_logits(inputs[i : i + 8]) for i in range(0, len(inputs), 8)])
-        activation = manifest["classification"]["activation"]
-        winners = reference.argmax(axis=1)
-        rows = np.arange(len(reference))
-        delta = np.abs(
-            probabilities(reference, activation)[rows, winners]
-            - probabilities(got, activation)[rows, winners]
-        )
+            agreement = _agreement(naive_logits, our_logits, inputs, manifest)
         with step(logger, "latency, one input, 1 thread", total=runs, unit="runs"):
             block = max(1, min(10, runs // 6))
             naive_ms, our_ms = latency_samples(
@@ -118,9 +114,11 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
         "accuracy_gate_passed": manifest["accuracy"]["passed"],
         "gate_opened_for_random_weights": not case.trained,
         "quantization": manifest["quantization"]["chosen"]["name"],
-        "top1_agreement_naive_vs_ours": round(float(np.mean(winners == got.argmax(axis=1))), 6),
-        "max_winning_probability_delta": round(float(delta.max()), 6),
-        "agreement_samples": len(reference),
+        **agreement,
+        "evaluation_inputs": "the case's eval_texts.txt"
+        if shipped_agreement is not None
+        else ("the shipped texts" if case.task == "text-classification" else "heldout/ images"),
+        "shipped_texts_agreement": shipped_agreement,
         "naive_p50_ms": n["p50"],
         "naive_p99_ms": n["p99"],
         "optimized_p50_ms": o["p50"],
@@ -133,6 +131,31 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
     }
     result["targets"] = targets_met(case.name, result)
     return result
+
+
+def _agreement(
+    naive_logits: Callable[[list[Any]], Any],
+    our_logits: Callable[[list[Any]], np.ndarray[Any, Any]],
+    inputs: list[Any],
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
+    """Top-1 agreement and the largest change of the naive winner's probability."""
+    reference = np.concatenate(
+        [naive_logits(inputs[i : i + 8]).numpy() for i in range(0, len(inputs), 8)]
+    )
+    got = np.concatenate([our_logits(inputs[i : i + 8]) for i in range(0, len(inputs), 8)])
+    activation = manifest["classification"]["activation"]
+    winners = reference.argmax(axis=1)
+    rows = np.arange(len(reference))
+    delta = np.abs(
+        probabilities(reference, activation)[rows, winners]
+        - probabilities(got, activation)[rows, winners]
+    )
+    return {
+        "top1_agreement_naive_vs_ours": round(float(np.mean(winners == got.argmax(axis=1))), 6),
+        "max_winning_probability_delta": round(float(delta.max()), 6),
+        "agreement_samples": len(reference),
+    }
 
 
 def targets_met(case: str, result: dict[str, Any]) -> dict[str, Any]:

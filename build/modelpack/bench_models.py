@@ -136,6 +136,7 @@ def make_sentiment(output: Path, count: int = 3000, epochs: int = 2) -> dict[str
         for name in _TOKENIZER_FILES:
             shutil.copyfile(source / name, stage / name)
         _set_truncation(stage / "tokenizer.json", 256)
+        write_eval_texts(stage, texts[split:])
     result: dict[str, Any] = {
         "case": "sentiment",
         "texts": len(texts),
@@ -143,6 +144,16 @@ def make_sentiment(output: Path, count: int = 3000, epochs: int = 2) -> dict[str
     }
     event(logger, "sentiment model written", output=str(output), **result)
     return result
+
+
+EVAL_TEXTS_FILE = "eval_texts.txt"
+
+
+def write_eval_texts(directory: Path, texts: list[str]) -> None:
+    """The held-out sentences, for the gate (``--eval-texts``): a user gates a sentiment
+    model on texts like the ones it serves, not on code and other scripts, where a
+    two-class model's fp32 answer is itself a coin toss that any rounding flips."""
+    (directory / EVAL_TEXTS_FILE).write_text("\n".join(texts) + "\n", encoding="utf-8")
 
 
 def _transformers() -> Any:
