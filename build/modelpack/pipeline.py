@@ -27,7 +27,7 @@ from modelpack.evaluate import (
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
 from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
 from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, optimize_graph
-from modelpack.quantize import Candidate, candidates_for, quantize
+from modelpack.quantize import Candidate, candidates_for, head_nodes, quantize
 from modelpack.source_model import SourceModel
 
 logger = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ def _measure_candidates(
 ) -> list[_Measured]:
     optimized = work / "optimized.onnx"
     candidates = candidates_for(optimized, source.candidate_set)
+    # A labelled classifier's head (pooler, classifier) stays float: see quantize.head_nodes.
+    keep_float = head_nodes(optimized) if source.classification is not None else []
     activation = source.classification.activation if source.classification else "softmax"
     measured: list[_Measured] = []
     with step(
@@ -167,7 +169,7 @@ def _measure_candidates(
     ) as progress:
         for index, candidate in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            quantize(candidate, optimized, path, source.calibration)
+            quantize(candidate, optimized, path, source.calibration, keep_float)
             outputs = onnx_outputs(source, session(path))
             accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
             measured.append(_Measured(candidate, path, accuracy, path.stat().st_size))

@@ -169,34 +169,87 @@ class _BatchReader(CalibrationDataReader):  # type: ignore[misc]
         return next(self._batches, None)
 
 
-def quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batch]) -> None:
-    """Write ``src`` quantized with ``candidate`` to ``dst``."""
+# Where a classifier's head begins, walking back from its output: the body's last
+# normalisation, attention or convolution.
+_BODY_OPS = frozenset(
+    {
+        "LayerNormalization",
+        "SkipLayerNormalization",
+        "EmbedLayerNormalization",
+        "Attention",
+        "MultiHeadAttention",
+        "Conv",
+        "BatchNormalization",
+    }
+)
+
+
+def head_nodes(path: Path, output: str = "logits") -> list[str]:
+    """The MatMul/Gemm nodes between the body and ``output`` (a pooler, the classifier).
+
+    They stay in float: a few thousand weights, but every rounding error in them lands
+    directly on the logits, where it moves the winner's probability most. A graph with no
+    body (only linear layers) has no head to spare: nothing is returned.
+    """
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    head: list[str] = []
+    pending, seen = [output], set()
+    reached_body = False
+    while pending:
+        node = producer.get(pending.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        if node.op_type in _BODY_OPS:
+            reached_body = True
+            continue
+        if node.op_type == "MatMul":
+            head.append(node.name)
+        elif node.op_type == "Gemm":
+            # ONNX Runtime's quantizer first splits a Gemm into <name>_MatMul + <name>_Add.
+            head.extend([node.name, f"{node.name}_MatMul"])
+        pending.extend(node.input)
+    return head if reached_body else []
+
+
+def quantize(
+    candidate: Candidate,
+    src: Path,
+    dst: Path,
+    calibration: list[Batch],
+    keep_float: list[str] | None = None,
+) -> None:
+    """Write ``src`` quantized with ``candidate`` to ``dst``; ``keep_float`` nodes stay fp32."""
     # ONNX Runtime's quantizer logs a line per tensor (and generic advice) via the root logger.
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
-        _quantize(candidate, src, dst, calibration)
+        _quantize(candidate, src, dst, calibration, keep_float or [])
     finally:
         logging.disable(previous)
 
 
-def _quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batch]) -> None:
+def _quantize(
+    candidate: Candidate, src: Path, dst: Path, calibration: list[Batch], keep_float: list[str]
+) -> None:
     weight_type = QuantType[candidate.weight_type]
     if candidate.method == DYNAMIC:
+        blockwise = _blockwise_nodes(src, candidate.blockwise_matmuls)
         quantize_dynamic(
             str(src),
             str(dst),
             weight_type=weight_type,
             per_channel=candidate.per_channel,
             reduce_range=candidate.reduce_range,
-            nodes_to_exclude=_blockwise_nodes(src, candidate.blockwise_matmuls),
+            nodes_to_exclude=blockwise + keep_float,
             # Fused contrib ops (Attention, SkipLayerNormalization) defeat type inference;
             # their tensors are float32.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         if candidate.blockwise_matmuls:
-            # Only the MatMuls left in float above are rewritten.
-            _matmul_8bit_blockwise(dst, candidate.block_size or 128)
+            # Only the MatMuls left in float above are rewritten (the head stays float).
+            _matmul_8bit_blockwise(dst, candidate.block_size or 128, keep_float)
         return
     if not calibration:
         raise ValueError("static quantization needs calibration batches")
@@ -210,6 +263,7 @@ def _quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batc
         per_channel=candidate.per_channel,
         reduce_range=candidate.reduce_range,
         calibrate_method=CalibrationMethod[candidate.calibration or "MinMax"],
+        nodes_to_exclude=keep_float,
     )
 
 
@@ -246,7 +300,7 @@ def _blockwise_nodes(path: Path, scope: str | None) -> list[str]:
     return [node.name for node in graph.node if node.op_type == "MatMul" and selected(node)]
 
 
-def _matmul_8bit_blockwise(path: Path, block_size: int) -> None:
+def _matmul_8bit_blockwise(path: Path, block_size: int, keep_float: list[str]) -> None:
     """Rewrite ``path``'s float MatMuls with constant weights as 8-bit MatMulNBits."""
     config = DefaultWeightOnlyQuantConfig(
         block_size=block_size,
@@ -255,6 +309,8 @@ def _matmul_8bit_blockwise(path: Path, block_size: int) -> None:
         bits=8,
         op_types_to_quantize=("MatMul",),
     )
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(path)), algo_config=config)
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(str(path)), algo_config=config, nodes_to_exclude=keep_float
+    )
     quantizer.process()
     quantizer.model.save_model_to_file(str(path))

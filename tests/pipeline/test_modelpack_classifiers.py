@@ -73,6 +73,9 @@ def test_bert_sequence_classifier_keeps_its_head(
     assert 0.0 <= accuracy["max_winning_probability_delta"] <= 0.5
     assert accuracy["thresholds"] == {"top1_agreement": 0.8, "max_winning_probability_delta": 0.5}
 
+    # The head (pooler, classifier) stays float: its rounding would land on the logits.
+    nodes = onnx.load(str(tmp_path / "sst" / "model.onnx")).graph.node
+    assert {n.name for n in nodes if n.op_type == "MatMul" and "classifier" in n.name}
     # The graph's logits are the PyTorch classifier's (the head was not dropped).
     feed = {k: v[:4] for k, v in source.evaluation[0].items()}
     expected = source.torch_outputs(feed)[0]
