@@ -62,11 +62,18 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/terraform fmt -recursive modules environments
 
-bench-pipeline: setup
-	$(BIN)/python -m modelpack.bench --report reports/bench-pipeline.json
+# Benchmarks take a case: CASE=default (the bundled model) or a classifier case
+# (sentiment, bert-base, image); MODEL_DIR=DIR measures your own model of that kind.
+CASE ?= default
+MODEL_DIR ?=
+BENCH_SUFFIX := $(if $(filter-out default,$(CASE)),-$(CASE))
+BENCH_MODEL := $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
-bench-cold-start: setup artifact
-	$(BIN)/python -m local_lambda.bench_cold_start --artifact $(ARTIFACT) --report reports/bench-cold-start.json
+bench-pipeline: setup
+	$(BIN)/python -m modelpack.bench --case $(CASE) $(BENCH_MODEL) --report reports/bench-pipeline$(BENCH_SUFFIX).json
+
+bench-cold-start: setup $(if $(BENCH_SUFFIX),,artifact)
+	$(BIN)/python -m local_lambda.bench_cold_start $(if $(BENCH_SUFFIX),--case $(CASE),--artifact $(ARTIFACT)) $(BENCH_MODEL) --report reports/bench-cold-start$(BENCH_SUFFIX).json
 
 bench-load: setup artifact
 	$(BIN)/python -m local_lambda.bench_load --artifact $(ARTIFACT) --report reports/bench-load.json

@@ -1,6 +1,9 @@
-"""Pipeline benchmark: naive PyTorch fp32 handler vs the built artefact, on the default model.
+"""Pipeline benchmark: naive PyTorch fp32 handler vs the built artefact.
 
-Run: ``python -m modelpack.bench --report reports/bench-pipeline.json``. In one run it
+Run: ``python -m modelpack.bench --report reports/bench-pipeline.json`` for the default
+model; ``--case sentiment|bert-base|image`` (with ``--model-dir DIR`` to measure your own
+model of that kind) runs a classifier case (:mod:`modelpack.bench_classifiers`). For the
+default model, in one run it
 builds the artefact (timed as ``build_seconds``), loads the naive baseline
 (:mod:`naive_reference.handler`: transformers + PyTorch fp32) and compares both on the
 same texts: size, cosine similarity of the embeddings, and latency of ``embed`` (tokenize
@@ -179,15 +182,33 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
             >= TARGETS["latency_speedup_p50_min"],
             "build_seconds_met": build_seconds < TARGETS["build_seconds_max"],
         },
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "machine": platform.machine(),
-            **cpu_description(),
-            "python": platform.python_version(),
-            "load_average_1m": round(os.getloadavg()[0], 2),
-        },
+        "machine": machine(),
         "tool_versions": manifest["tool_versions"],
     }
+    write_json(report, result)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        **cpu_description(),
+        "python": platform.python_version(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def run_classifier_case(
+    report: Path, case_name: str, model_dir: Path | None, images: Path | None, runs: int
+) -> dict[str, Any]:
+    from modelpack.bench_cases import CASES
+    from modelpack.bench_cases import model_dir as case_model_dir
+    from modelpack.bench_classifiers import run_case
+
+    case = CASES[case_name]
+    result = run_case(case, case_model_dir(case, model_dir), images, runs)
+    result["machine"] = machine()
     write_json(report, result)
     return result
 
@@ -198,6 +219,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Compare the naive PyTorch fp32 handler with the built artefact.",
     )
     parser.add_argument("--report", type=Path, required=True, help="JSON report to write")
+    parser.add_argument(
+        "--case",
+        choices=["default", "sentiment", "bert-base", "image"],
+        default="default",
+        help="default: the bundled sentence encoder; the others are classifier cases",
+    )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        help="classifier cases: your own Hugging Face directory of that kind"
+        " (default: made offline by modelpack.bench_models)",
+    )
+    parser.add_argument(
+        "--images", type=Path, help="image case: the gate's images (default: MODEL_DIR/images)"
+    )
     parser.add_argument("--short-runs", type=int, default=200, help="timed runs, batch of 1")
     parser.add_argument("--batch-runs", type=int, default=30, help="timed runs, batch of 8")
     parser.add_argument(
@@ -208,6 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure()
+    if args.case != "default":
+        result = run_classifier_case(
+            args.report, args.case, args.model_dir, args.images, args.short_runs
+        )
+        summary = {k: v for k, v in result.items() if k not in ("tool_versions", "machine")}
+        console.summary(f"bench-pipeline ({args.case})", None, summary)
+        return 0
+    if args.model_dir is not None:
+        parser.error(
+            "--model-dir needs a classifier --case (the default case is the bundled model)"
+        )
     result = run(args.report, args.short_runs, args.batch_runs, args.keep_artifact)
     summary = {k: v for k, v in result.items() if k not in ("cases", "tool_versions", "machine")}
     console.summary("bench-pipeline", None, summary)

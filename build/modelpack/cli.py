@@ -10,9 +10,11 @@ from pathlib import Path
 from build_support import console
 from build_support.logs import configure
 from build_support.progress import step
+from modelpack.detect import HF_TASKS
 from modelpack.errors import ModelpackError
 from modelpack.evaluate import Thresholds
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE
+from modelpack.image_data import CALIBRATION_MAX, MIN_IMAGES
 from modelpack.pipeline import BuildOptions, build, check_output_free
 from modelpack.sources import load_source
 
@@ -27,9 +29,13 @@ one, manifest.json). OUTPUT must not exist; a failed build leaves nothing behind
 
 EPILOG = """\
 model sources (pick one; none = the bundled all-MiniLM-L6-v2):
-  --model-dir DIR          Hugging Face directory: config.json, model.safetensors,
-                           tokenizer.json. Packaged as a sentence-embedding model
-                           (mean pooling + L2 normalisation inside the graph).
+  --model-dir DIR          Hugging Face directory: config.json, model.safetensors and
+                           tokenizer.json (text) or preprocessor_config.json (images).
+                           The task comes from config.json: a sentence encoder (mean
+                           pooling + L2 normalisation inside the graph), a
+                           *ForSequenceClassification (text-classification) or a
+                           *ForImageClassification (image-classification, needs
+                           --images DIR). --task overrides the detection.
   --module PKG.MOD:FACTORY a callable returning a torch.nn.Module, with --input-spec
   --torchscript FILE.pt    a torch.jit.save file, with --input-spec
 
@@ -39,12 +45,16 @@ input spec (JSON) for --module / --torchscript:
    "outputs": [{"name": "logits"}],
    "evaluation_data": "heldout.npz", "calibration_data": "calib.npz"}
   String dimensions are dynamic axes. The .npz files hold one array per input name
-  (first axis = samples); paths are relative to the spec file. task is
-  "classification" (gate: top-1 agreement) or "generic" (gate: cosine).
+  (first axis = samples); paths are relative to the spec file. task is "generic"
+  (gate: cosine), "classification" (gate: top-1 agreement), or a labelled classifier:
+  "image-classification" (with "labels": "labels.txt", "preprocess": {...} and
+  --images DIR) or "text-classification" (with "labels" and "tokenizer": "tokenizer.json").
 
 examples:
   modelpack build --output artifacts/all-MiniLM-L6-v2
   modelpack build --model-dir ./my-encoder --output artifacts/my-encoder
+  modelpack build --model-dir ./my-sentiment --output artifacts/sentiment
+  modelpack build --model-dir ./my-vit --images ./photos --output artifacts/vit
   modelpack build --module mypkg.models:make_cnn --input-spec cnn.json --output artifacts/cnn
 
 exit status: 0 built, 1 accuracy gate failed, 2 bad input (the message says what to do).
@@ -81,6 +91,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--name", help="model name in the manifest (default: directory/spec name)")
     b.add_argument(
+        "--task",
+        choices=HF_TASKS,
+        help="what a Hugging Face directory is (default: detected from its config.json)",
+    )
+    b.add_argument(
+        "--images",
+        type=Path,
+        metavar="DIR",
+        help="image classifiers: JPEG/PNG images to calibrate and gate on (at least"
+        f" {MIN_IMAGES}; a quarter, at most {CALIBRATION_MAX}, calibrates, the rest judge)",
+    )
+    b.add_argument(
+        "--eval-texts",
+        type=Path,
+        metavar="FILE",
+        help="text models: gate on these texts (one per line) instead of the shipped ones",
+    )
+    b.add_argument(
         "--max-length",
         type=int,
         metavar="TOKENS",
@@ -105,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.top1_agreement,
         help="classifiers: top-1 agreement fraction (default %(default)s)",
+    )
+    gate.add_argument(
+        "--max-winning-probability-delta",
+        type=float,
+        default=defaults.max_winning_probability_delta,
+        help="labelled classifiers: largest change of the fp32 winner's probability"
+        " (default %(default)s)",
     )
     export = b.add_argument_group("export")
     export.add_argument(
@@ -132,10 +167,18 @@ def main(argv: list[str] | None = None) -> int:
                 input_spec=args.input_spec,
                 name=args.name,
                 max_length=args.max_length,
+                task=args.task,
+                images=args.images,
+                eval_texts=args.eval_texts,
             )
         options = BuildOptions(
             output=args.output,
-            thresholds=Thresholds(args.min_cosine_mean, args.min_cosine, args.min_top1_agreement),
+            thresholds=Thresholds(
+                args.min_cosine_mean,
+                args.min_cosine,
+                args.min_top1_agreement,
+                args.max_winning_probability_delta,
+            ),
             opset=args.opset,
             export_tolerance=args.export_tolerance,
         )

@@ -13,16 +13,24 @@ import numpy as np
 import onnxruntime as ort
 
 from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS
-from modelpack.source_model import TASK_CLASSIFICATION, Batch, SourceModel
+from modelpack.source_model import LABELLED_TASKS, TASK_CLASSIFICATION, Batch, SourceModel
+
+TOP1_AGREEMENT = "top1_agreement"
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The accuracy gate. Embeddings/generic outputs: cosine; classifiers: top-1 agreement."""
+    """The accuracy gate. Embeddings/generic outputs: cosine; classifiers: top-1 agreement
+    and (labelled classifiers) the largest change of the winning class's probability."""
 
     cosine_mean: float = 0.99
     cosine_min: float = 0.97
     top1_agreement: float = 0.99
+    max_winning_probability_delta: float = 0.05
+
+
+# Threshold keys that are upper bounds; every other threshold is a lower bound.
+UPPER_BOUNDS = frozenset({"max_winning_probability_delta"})
 
 
 @dataclass(frozen=True)
@@ -34,21 +42,29 @@ class Accuracy:
 
     @property
     def shortfalls(self) -> list[str]:
-        """One 'measured < required' line per threshold not met."""
-        return [
-            f"{key} {self.values[key]:.6f} < required {need:.4f}"
-            for key, need in self.thresholds.items()
-            if not self.values[key] >= need
-        ]
+        """One 'measured against required' line per threshold not met."""
+        lines = []
+        for key, bound in self.thresholds.items():
+            value = self.values[key]
+            if key in UPPER_BOUNDS and not value <= bound:
+                lines.append(f"{key} {value:.6f} > allowed {bound:.4f}")
+            elif key not in UPPER_BOUNDS and not value >= bound:
+                lines.append(f"{key} {value:.6f} < required {bound:.4f}")
+        return lines
 
     @property
     def passed(self) -> bool:
         return not self.shortfalls
 
     def to_json(self) -> dict[str, Any]:
+        values = {k: round(v, 6) for k, v in self.values.items()}
+        body: dict[str, Any] = {"metric": self.metric}
+        if self.metric == TOP1_AGREEMENT:
+            # The artefact contract's classifier fields, beside the generic "values".
+            body.update(values)
         return {
-            "metric": self.metric,
-            "values": {k: round(v, 6) for k, v in self.values.items()},
+            **body,
+            "values": values,
             "thresholds": self.thresholds,
             "samples": self.samples,
             "passed": self.passed,
@@ -95,14 +111,43 @@ def onnx_outputs(source: SourceModel, sess: ort.InferenceSession) -> list[np.nda
     return [per_sample(sess.run(None, {n: b[n] for n in names})) for b in source.evaluation]
 
 
+def probabilities(logits: np.ndarray[Any, Any], activation: str) -> np.ndarray[Any, Any]:
+    """Softmax over the last axis, or an element-wise sigmoid (multi-label)."""
+    if activation == "sigmoid":
+        result: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-logits))
+        return result
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    normalised: np.ndarray[Any, Any] = shifted / shifted.sum(axis=-1, keepdims=True)
+    return normalised
+
+
 def measure_accuracy(
     task: str,
     reference: list[np.ndarray[Any, Any]],
     candidate: list[np.ndarray[Any, Any]],
     thresholds: Thresholds,
+    activation: str = "softmax",
 ) -> Accuracy:
     ref = np.concatenate(reference)
     got = np.concatenate(candidate)
+    if task in LABELLED_TASKS:
+        winners = ref.argmax(axis=1)
+        rows = np.arange(len(ref))
+        ref_p, got_p = probabilities(ref, activation), probabilities(got, activation)
+        return Accuracy(
+            TOP1_AGREEMENT,
+            {
+                "top1_agreement": float(np.mean(winners == got.argmax(axis=1))),
+                "max_winning_probability_delta": float(
+                    np.max(np.abs(ref_p[rows, winners] - got_p[rows, winners]))
+                ),
+            },
+            {
+                "top1_agreement": thresholds.top1_agreement,
+                "max_winning_probability_delta": thresholds.max_winning_probability_delta,
+            },
+            len(ref),
+        )
     if task == TASK_CLASSIFICATION:
         agreement = float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1)))
         return Accuracy(

@@ -1,8 +1,11 @@
-"""Load a Hugging Face model directory as a sentence-embedding model.
+"""Load a Hugging Face model directory: a sentence encoder or a text classifier.
 
-The directory needs ``config.json``, ``model.safetensors`` and ``tokenizer.json``. The
-exported graph is the encoder followed by mean pooling and L2 normalisation, so the
-runtime only tokenizes and runs it.
+The directory needs ``config.json``, ``model.safetensors`` and ``tokenizer.json``; what it
+is comes from its config (:mod:`modelpack.detect`). A sentence encoder's graph is the
+encoder followed by mean pooling and L2 normalisation, so the runtime only tokenizes and
+runs it; a ``*ForSequenceClassification`` model's graph ends in its ``logits``. Image
+classifiers are loaded by :mod:`modelpack.hf_image_source`, which shares the helpers
+below; :mod:`modelpack.sources` picks between them.
 """
 
 from __future__ import annotations
@@ -18,16 +21,26 @@ import torch
 from tokenizers import Tokenizer
 
 from build_support.hashing import sha256_file
+from modelpack.detect import POSITION_OFFSET_FAMILIES, Detected, detect, read_config
 from modelpack.errors import ModelSourceError
+from modelpack.hf_loading import WEIGHTS_FILE, check_files, load_pretrained
 from modelpack.signature import TensorSpec
-from modelpack.source_model import TASK_SENTENCE_EMBEDDING, Batch, SourceModel
+from modelpack.source_model import (
+    TASK_TEXT_CLASSIFICATION,
+    Batch,
+    Classification,
+    SourceModel,
+    TransformerShape,
+)
 from naive_reference.pooling import mean_pool_l2
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
-# Model types whose exported graph ONNX Runtime's BERT optimiser knows how to fuse.
-BERT_FAMILY = frozenset({"bert", "roberta", "xlm-roberta", "electra", "camembert"})
+REQUIRED_FILES = ("config.json", WEIGHTS_FILE, "tokenizer.json")
+_HOW_TO_SAVE = (
+    "save the model with save_pretrained(..., safe_serialization=True) and its fast"
+    " tokenizer with tokenizer.save_pretrained(...) into that directory"
+)
 EVAL_BATCH_SIZE = 8
 LATENCY_TEXT = "Cold starts are the enemy of machine learning on AWS Lambda."
 
@@ -87,110 +100,146 @@ def encode(tokenizer: Tokenizer, texts: list[str], with_type_ids: bool) -> Batch
     return batch
 
 
+def detect_directory(model_dir: Path, task: str | None = None) -> Detected:
+    """What ``model_dir`` holds (:mod:`modelpack.detect`), once it is known to be readable."""
+    check_files(model_dir, ("config.json",), _HOW_TO_SAVE)
+    return detect(model_dir, read_config(model_dir), task)
+
+
 def load_hf_directory(
     model_dir: Path,
+    detected: Detected,
     texts: list[str],
+    *,
     name: str | None = None,
     max_length: int | None = None,
     origin: dict[str, Any] | None = None,
 ) -> SourceModel:
-    """Load and validate ``model_dir``; ``texts`` become the evaluation batches."""
-    _check_files(model_dir)
-    config = _read_config(model_dir / "config.json")
-    limit = int(config.get("max_position_embeddings") or 512)
+    """Load and validate a text model directory (an encoder or a sequence classifier);
+    ``texts`` become the evaluation batches."""
+    check_files(model_dir, REQUIRED_FILES, _HOW_TO_SAVE)
+    hf_config = _auto_config(model_dir)
+    limit = int(getattr(hf_config, "max_position_embeddings", None) or 512)
+    if detected.model_type in POSITION_OFFSET_FAMILIES:
+        limit -= 2
     chosen_length = min(max_length or _default_max_length(model_dir, limit), limit)
     tokenizer = prepare_tokenizer(model_dir / "tokenizer.json", chosen_length)
-    encoder = _load_encoder(model_dir)
-    with_type_ids = "token_type_ids" in inspect.signature(encoder.forward).parameters
-    module = SentenceEmbedder(encoder).eval()
+    labels: tuple[str, ...] = ()
+    classification = None
+    if detected.task == TASK_TEXT_CLASSIFICATION:
+        from transformers import AutoModelForSequenceClassification
 
-    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if with_type_ids else [])
-    inputs = tuple(TensorSpec(n, "int64", ("batch", "sequence")) for n in names)
-    hidden = int(config["hidden_size"])
-    outputs = (TensorSpec("sentence_embedding", "float32", ("batch", hidden)),)
+        classifier = load_pretrained(AutoModelForSequenceClassification, model_dir)
+        with_type_ids = "token_type_ids" in inspect.signature(classifier.forward).parameters
+        module: torch.nn.Module = LogitsOnly(classifier, _text_inputs(with_type_ids)).eval()
+        labels = detected.labels
+        classification = Classification(multi_label=detected.multi_label)
+        outputs = (TensorSpec("logits", "float32", ("batch", len(labels))),)
+    else:
+        from transformers import AutoModel
+
+        # Mean pooling replaces the [CLS] pooler: a directory saved without one (as
+        # sentence-transformers often saves them) is complete for this graph.
+        encoder = load_pretrained(AutoModel, model_dir, unused=("pooler.",))
+        with_type_ids = "token_type_ids" in inspect.signature(encoder.forward).parameters
+        module = SentenceEmbedder(encoder).eval()
+        hidden = int(hf_config.hidden_size)
+        outputs = (TensorSpec("sentence_embedding", "float32", ("batch", hidden)),)
+
+    inputs = tuple(
+        TensorSpec(n, "int64", ("batch", "sequence")) for n in _text_inputs(with_type_ids)
+    )
     evaluation = [
         encode(tokenizer, texts[i : i + EVAL_BATCH_SIZE], with_type_ids)
         for i in range(0, len(texts), EVAL_BATCH_SIZE)
     ]
-    model_type = str(config.get("model_type", ""))
-    heads = config.get("num_attention_heads")
-    bert_shape = (int(heads), hidden) if model_type in BERT_FAMILY and heads else None
-    source = {
-        "kind": "huggingface-directory",
-        "model_type": model_type,
-        "architectures": config.get("architectures", []),
-        "weights_file": "model.safetensors",
-        "weights_sha256": sha256_file(model_dir / "model.safetensors"),
-        "config_sha256": sha256_file(model_dir / "config.json"),
-        **(origin or {}),
-    }
-    return SourceModel(
+    source_model = SourceModel(
         name=name or model_dir.name,
-        task=TASK_SENTENCE_EMBEDDING,
+        task=detected.task,
         module=module,
         inputs=inputs,
         outputs=outputs,
         evaluation=evaluation,
         calibration=[],  # transformers use dynamic quantization: no calibration
         latency_input=encode(tokenizer, [LATENCY_TEXT], with_type_ids),
-        source=source,
+        source=describe_source(model_dir, detected, origin),
         tokenizer=tokenizer,
         max_length=chosen_length,
-        bert_shape=bert_shape,
+        transformer=transformer_shape(detected, hf_config),
+        labels=labels,
+        classification=classification,
+    )
+    check_label_count(source_model)
+    return source_model
+
+
+class LogitsOnly(torch.nn.Module):
+    """A Hugging Face classifier as a graph with one output, ``logits`` (no activation)."""
+
+    def __init__(self, model: torch.nn.Module, input_names: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.input_names = input_names
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        """Positional inputs in ``input_names`` order (as the exporter passes them)."""
+        kwargs = dict(zip(self.input_names, args, strict=True))
+        logits: torch.Tensor = self.model(**kwargs).logits
+        return logits
+
+
+def describe_source(
+    model_dir: Path, detected: Detected, origin: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The manifest's ``source``: where the weights came from and what they are."""
+    return {
+        "kind": "huggingface-directory",
+        "model_type": detected.model_type,
+        "architectures": [detected.architecture] if detected.architecture else [],
+        "weights_file": WEIGHTS_FILE,
+        "weights_sha256": sha256_file(model_dir / WEIGHTS_FILE),
+        "config_sha256": sha256_file(model_dir / "config.json"),
+        **(origin or {}),
+    }
+
+
+def transformer_shape(detected: Detected, hf_config: Any) -> TransformerShape | None:
+    if detected.optimizer_model_type is None:
+        return None
+    return TransformerShape(
+        detected.optimizer_model_type,
+        int(hf_config.num_attention_heads),
+        int(hf_config.hidden_size),
     )
 
 
-def _check_files(model_dir: Path) -> None:
-    if not model_dir.is_dir():
+def check_label_count(source: SourceModel) -> None:
+    """The classifier's logits have one entry per label, or the labels are wrong."""
+    if not source.labels:
+        return
+    width = source.torch_outputs(source.evaluation[0])[0].shape[-1]
+    if width != len(source.labels):
         raise ModelSourceError(
-            f"model directory {model_dir} does not exist or is not a directory",
-            "pass --model-dir pointing at a Hugging Face model directory"
-            " (config.json, model.safetensors, tokenizer.json)",
+            f"the model answers {width} logits but config.json names {len(source.labels)}"
+            f" labels ({list(source.labels)[:5]}...)",
+            "make id2label (and num_labels) in config.json list one name per output class",
         )
+
+
+def _text_inputs(with_type_ids: bool) -> list[str]:
+    return ["input_ids", "attention_mask"] + (["token_type_ids"] if with_type_ids else [])
+
+
+def _auto_config(model_dir: Path) -> Any:
+    from transformers import AutoConfig
+
     try:
-        present = {entry.name for entry in model_dir.iterdir() if entry.is_file()}
-    except PermissionError:
+        return AutoConfig.from_pretrained(model_dir)
+    except Exception as exc:  # transformers raises many types for a bad config
         raise ModelSourceError(
-            f"cannot read model directory {model_dir} (permission denied)",
-            "check the directory's permissions, or copy the model somewhere readable",
+            f"{model_dir / 'config.json'} is not a config transformers can read: {exc}",
+            "restore the model's config.json from its save_pretrained() call",
         ) from None
-    missing = [f for f in REQUIRED_FILES if f not in present]
-    if missing:
-        raise ModelSourceError(
-            f"model directory {model_dir} lacks {', '.join(missing)}",
-            "save the model with save_pretrained(..., safe_serialization=True) and its fast"
-            " tokenizer with tokenizer.save_pretrained(...) into that directory",
-        )
-    unreadable = [f for f in REQUIRED_FILES if not _readable(model_dir / f)]
-    if unreadable:
-        raise ModelSourceError(
-            f"cannot read {', '.join(unreadable)} in {model_dir}",
-            "check the files' permissions",
-        )
-
-
-def _readable(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except OSError:
-        return False
-    return True
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelSourceError(
-            f"{path} is not valid JSON: {exc}", "restore the model's config.json"
-        ) from None
-    if not isinstance(config, dict) or "hidden_size" not in config:
-        raise ModelSourceError(
-            f"{path} has no hidden_size: not a transformer encoder config",
-            "pass the directory of an encoder model (BERT, RoBERTa, MiniLM, ...)",
-        )
-    return config
 
 
 def _default_max_length(model_dir: Path, limit: int) -> int:
@@ -205,32 +254,3 @@ def _default_max_length(model_dir: Path, limit: int) -> int:
     if truncation and truncation.get("max_length"):
         return int(truncation["max_length"])
     return limit
-
-
-def _load_encoder(model_dir: Path) -> torch.nn.Module:
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    try:
-        # eager attention: the graph ONNX Runtime's transformer optimiser fuses best.
-        model, info = AutoModel.from_pretrained(
-            model_dir, attn_implementation="eager", output_loading_info=True
-        )
-    except Exception as exc:  # any failure here is the user's weights or config
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelSourceError(
-            f"the weights in {model_dir} do not load with its config.json: {first_line}",
-            "make config.json and model.safetensors come from the same save_pretrained() call",
-        ) from exc
-    missing = sorted(info.get("missing_keys") or [])
-    mismatched = list(info.get("mismatched_keys") or [])
-    if missing or mismatched:
-        raise ModelSourceError(
-            f"the weights in {model_dir} do not match its config.json: "
-            f"{len(missing)} missing tensors (e.g. {missing[:3]}), "
-            f"{len(mismatched)} with the wrong shape",
-            "make config.json and model.safetensors come from the same save_pretrained() call",
-        )
-    encoder: torch.nn.Module = model.eval()
-    return encoder

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from modelpack.errors import InputSpecError, ModelSourceError
-from modelpack.input_spec import InputSpec, load_samples
+from modelpack.image_data import find_images, image_batches
+from modelpack.input_spec import IMAGE_CLASSIFICATION, TEXT_CLASSIFICATION, InputSpec, load_samples
 from modelpack.signature import Dim, TensorSpec
-from modelpack.source_model import Batch, SourceModel
+from modelpack.source_model import Batch, Classification, SourceModel
 
 EVAL_BATCH_SIZE = 16
 # Without a calibration file, this many leading samples calibrate and are not evaluated.
@@ -66,9 +67,23 @@ def load_torchscript(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     return model, {"kind": "torchscript", "file": path.name}
 
 
-def build_source(model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any]) -> SourceModel:
-    """Check the model against the spec and assemble evaluation/calibration batches."""
+def build_source(
+    model: torch.nn.Module,
+    spec: InputSpec,
+    origin: dict[str, Any],
+    images: Path | None = None,
+    texts: list[str] | None = None,
+) -> SourceModel:
+    """Check the model against the spec and assemble evaluation/calibration batches.
+
+    Labelled classifiers are evaluated on ``images`` (the user's folder, else the
+    spec's) or on ``texts``; others on the spec's ``.npz`` samples.
+    """
     model.eval()
+    if spec.task == IMAGE_CLASSIFICATION:
+        return _image_source(model, spec, origin, images or spec.images)
+    if spec.task == TEXT_CLASSIFICATION:
+        return _text_source(model, spec, origin, texts or [])
     if spec.evaluation_data is None:
         raise InputSpecError(
             "the input spec names no evaluation_data: the accuracy gate needs held-out samples",
@@ -102,6 +117,79 @@ def build_source(model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any]
         source={**origin, "weights_sha256": _weights_sha256(model)},
     )
     source.outputs = _output_specs(source, spec)
+    return source
+
+
+def _image_source(
+    model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any], images: Path | None
+) -> SourceModel:
+    assert spec.preprocess is not None
+    sets = find_images(images)
+    evaluation = image_batches(sets.evaluation, spec.preprocess)
+    source = SourceModel(
+        name=spec.name,
+        task=spec.task,
+        module=model,
+        inputs=spec.inputs,
+        outputs=(),
+        evaluation=evaluation,
+        calibration=image_batches(sets.calibration, spec.preprocess, equal_sizes=True),
+        latency_input={k: v[:1] for k, v in evaluation[0].items()},
+        source={
+            **origin,
+            "weights_sha256": _weights_sha256(model),
+            "images": {"calibration": len(sets.calibration), "evaluation": len(sets.evaluation)},
+        },
+        labels=spec.labels,
+        classification=Classification(multi_label=spec.multi_label),
+        preprocess=spec.preprocess,
+    )
+    return _with_outputs(source, spec)
+
+
+def _text_source(
+    model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any], texts: list[str]
+) -> SourceModel:
+    from modelpack.hf_source import EVAL_BATCH_SIZE, LATENCY_TEXT, encode, prepare_tokenizer
+
+    assert spec.tokenizer is not None and spec.max_length is not None
+    if not spec.tokenizer.is_file():
+        raise InputSpecError(
+            f"tokenizer file {spec.tokenizer} does not exist",
+            "point 'tokenizer' at the model's tokenizer.json (tokenizer.save_pretrained writes it)",
+        )
+    tokenizer = prepare_tokenizer(spec.tokenizer, spec.max_length)
+    with_type_ids = "token_type_ids" in {i.name for i in spec.inputs}
+    source = SourceModel(
+        name=spec.name,
+        task=spec.task,
+        module=model,
+        inputs=spec.inputs,
+        outputs=(),
+        evaluation=[
+            encode(tokenizer, texts[i : i + EVAL_BATCH_SIZE], with_type_ids)
+            for i in range(0, len(texts), EVAL_BATCH_SIZE)
+        ],
+        calibration=[],
+        latency_input=encode(tokenizer, [LATENCY_TEXT], with_type_ids),
+        source={**origin, "weights_sha256": _weights_sha256(model)},
+        tokenizer=tokenizer,
+        max_length=spec.max_length,
+        labels=spec.labels,
+        classification=Classification(multi_label=spec.multi_label),
+    )
+    return _with_outputs(source, spec)
+
+
+def _with_outputs(source: SourceModel, spec: InputSpec) -> SourceModel:
+    source.outputs = _output_specs(source, spec)
+    width = source.outputs[0].shape[-1]
+    if width != len(source.labels):
+        raise InputSpecError(
+            f"the model answers {width} logits but the labels file names"
+            f" {len(source.labels)} classes",
+            "list one class name per logit, in order, in the labels file",
+        )
     return source
 
 

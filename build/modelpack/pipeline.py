@@ -27,7 +27,7 @@ from modelpack.evaluate import (
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
 from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
 from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, optimize_graph
-from modelpack.quantize import Candidate, candidates_for, quantize
+from modelpack.quantize import Candidate, candidates_for, head_nodes, quantize
 from modelpack.source_model import SourceModel
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                     "runs": len(timings),
                 },
                 source=source.source,
+                **_classifier_fields(source),
             )
             write_json(stage / MANIFEST_NAME, manifest)
             _make_world_readable(stage)
@@ -154,7 +155,10 @@ def _measure_candidates(
     source: SourceModel, work: Path, reference: list[Any], thresholds: Thresholds
 ) -> list[_Measured]:
     optimized = work / "optimized.onnx"
-    candidates = candidates_for(optimized)
+    candidates = candidates_for(optimized, source.candidate_set)
+    # A labelled classifier's head (pooler, classifier) stays float: see quantize.head_nodes.
+    keep_float = head_nodes(optimized) if source.classification is not None else []
+    activation = source.classification.activation if source.classification else "softmax"
     measured: list[_Measured] = []
     with step(
         logger,
@@ -165,9 +169,9 @@ def _measure_candidates(
     ) as progress:
         for index, candidate in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            quantize(candidate, optimized, path, source.calibration)
+            quantize(candidate, optimized, path, source.calibration, keep_float)
             outputs = onnx_outputs(source, session(path))
-            accuracy = measure_accuracy(source.task, reference, outputs, thresholds)
+            accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
             measured.append(_Measured(candidate, path, accuracy, path.stat().st_size))
             event(
                 logger,
@@ -195,12 +199,25 @@ def _choose(measured: list[_Measured]) -> _Measured:
         raise AccuracyGateError(
             f"no INT8 candidate passes the accuracy gate, so nothing was packaged:\n{lines}",
             "lower the thresholds only if that accuracy is acceptable for the task"
-            " (--min-cosine-mean/--min-cosine/--min-top1-agreement), or provide more"
-            " representative calibration data for static quantization",
+            " (--min-cosine-mean/--min-cosine/--min-top1-agreement/"
+            "--max-winning-probability-delta), or give evaluation and calibration data"
+            " closer to what the model will serve (--images, --eval-texts, the input"
+            " spec's data files); see 'When the gate refuses' in build/modelpack/README.md",
         )
     fastest = min(m.latency_ms["p50"] for m in passing)
     near = [m for m in passing if m.latency_ms["p50"] <= fastest * (1 + LATENCY_TIE_FRACTION)]
     return max(near, key=lambda m: tuple(m.accuracy.values.values()))
+
+
+def _classifier_fields(source: SourceModel) -> dict[str, Any]:
+    """``labels``, ``classification`` and (images) ``preprocess``: the contract's additions."""
+    fields: dict[str, Any] = {}
+    if source.classification is not None:
+        fields["labels"] = list(source.labels)
+        fields["classification"] = source.classification.to_json()
+    if source.preprocess is not None:
+        fields["preprocess"] = source.preprocess
+    return fields
 
 
 def _make_world_readable(directory: Path) -> None:

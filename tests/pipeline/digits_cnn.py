@@ -48,3 +48,24 @@ class Unexportable(nn.Module):
 
 def make_unexportable() -> nn.Module:
     return Unexportable()
+
+
+class DigitsRGB(nn.Module):
+    """The digits CNN fed RGB images (``[batch, 3, 8, 8]``), as an image classifier is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cnn = DigitsCNN()
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.cnn(pixels.mean(dim=1, keepdim=True))
+        return logits
+
+
+def make_rgb_model() -> nn.Module:
+    """The trained 1-channel CNN behind an RGB input (grey pixels: all channels equal)."""
+    model = DigitsRGB()
+    weights = os.environ.get("DIGITS_CNN_WEIGHTS")
+    if weights:
+        model.cnn.load_state_dict(torch.load(weights, weights_only=True))
+    return model

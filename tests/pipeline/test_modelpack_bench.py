@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from local_lambda.bench_payloads import first_answers
 from modelpack.bench import mixed_batch
+from modelpack.bench_classifiers import targets_met
 
 
 def test_mixed_batch_spans_shortest_to_longest() -> None:
@@ -11,3 +13,28 @@ def test_mixed_batch_spans_shortest_to_longest() -> None:
     assert len(batch) == 4
     assert batch[0] == "word" and batch[-1] == texts[-1]
     assert [len(t) for t in batch] == sorted(len(t) for t in batch)
+
+
+def test_cold_start_first_answers_side_by_side() -> None:
+    embeddings = first_answers({"embeddings": [[1.0, 0.0]]}, {"embeddings": [[1.0, 0.0]]})
+    assert embeddings == {"cosine_naive_vs_optimized": 1.0}
+    naive = {"predictions": [[{"label": "POSITIVE", "score": 0.9}]]}
+    ours = {"model": "m", "predictions": [[{"label": "POSITIVE", "score": 0.89}]], "count": 1}
+    assert first_answers(naive, ours)["same_top_label"] is True
+    tensors = first_answers(naive, {"model": "m", "outputs": {"logits": [[0.1, 2.0]]}})
+    assert tensors["optimized_first_answer_keys"] == ["model", "outputs"]
+
+
+def test_classifier_targets_say_met_or_not() -> None:
+    result = {
+        "latency_speedup_p50": 3.0,
+        "size_ratio": 0.26,
+        "accuracy_gate_passed": True,
+        "top1_agreement_naive_vs_ours": 0.995,
+        "trained_weights": True,
+    }
+    targets = targets_met("image", result)
+    assert targets["latency_speedup_met"] is True
+    assert targets["size_ratio_met"] is True
+    assert targets["top1_agreement_met"] is True
+    assert targets_met("sentiment", result)["latency_speedup_met"] is False

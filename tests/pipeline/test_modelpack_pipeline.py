@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 from tokenizers import Tokenizer
 
 from ml_runtime.artifact import verify_artifact
@@ -137,27 +136,14 @@ def test_gate_failure_packages_nothing_and_lists_measurements(
 
 
 @pytest.fixture(scope="module")
-def digits_spec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
-    """Train the digits CNN; write its weights, a held-out set and the input spec."""
-    sys.path.insert(0, str(HERE))
-    from digits_cnn import DigitsCNN  # type: ignore[import-not-found]
-
+def digits_spec(
+    tmp_path_factory: pytest.TempPathFactory, digits_cnn_weights: Path
+) -> tuple[Path, np.ndarray, np.ndarray]:
+    """The trained digits CNN (conftest), a held-out set and the input spec."""
     directory = tmp_path_factory.mktemp("digits")
     images, labels = digits_arrays()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(images))
+    order = np.random.default_rng(0).permutation(len(images))
     train, held_out = order[:1400], order[1400:]
-    torch.manual_seed(0)
-    model = DigitsCNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    x, y = torch.from_numpy(images[train]), torch.from_numpy(labels[train])
-    for _ in range(15):
-        for i in range(0, len(x), 64):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x[i : i + 64]), y[i : i + 64])
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-    torch.save(model.state_dict(), directory / "weights.pt")
     np.savez(directory / "calibration.npz", pixels=images[train[:200]])
     np.savez(directory / "heldout.npz", pixels=images[held_out])
     spec = write_json(
@@ -171,7 +157,7 @@ def digits_spec(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndar
             "calibration_data": "calibration.npz",
         },
     )
-    os.environ["DIGITS_CNN_WEIGHTS"] = str(directory / "weights.pt")
+    os.environ["DIGITS_CNN_WEIGHTS"] = str(digits_cnn_weights)
     return spec, images[held_out], labels[held_out]
 
 

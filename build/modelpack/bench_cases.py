@@ -1,0 +1,85 @@
+"""The benchmarks' model cases: which model, where its directory and artefact live.
+
+Both benchmarks (``modelpack.bench`` and ``local_lambda.bench_cold_start``) take a case
+name; a case's model directory is made once by :mod:`modelpack.bench_models` under
+``.cache/bench-models/`` (or given with ``--model-dir``) and its artefact built once
+under ``artifacts/bench-<case>/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from build_support.progress import step
+from modelpack.bench_models import EVAL_TEXTS_FILE, MAKERS
+from modelpack.evaluate import Thresholds
+from modelpack.manifest import MANIFEST_NAME
+from modelpack.pipeline import BuildOptions, build
+from modelpack.sources import load_source
+
+logger = logging.getLogger("modelpack.bench_cases")
+
+DEFAULT_CASE = "default"
+CACHE = Path(".cache/bench-models")
+ARTIFACTS = Path("artifacts")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    maker: str  # a key of modelpack.bench_models.MAKERS
+    task: str
+    # Random weights make agreement meaningless: such a case is built with the gate
+    # opened, and the report says so.
+    trained: bool = True
+
+
+CASES = {
+    "sentiment": Case("sentiment", "sentiment", "text-classification"),
+    "bert-base": Case("bert-base", "bert-base", "text-classification", trained=False),
+    "image": Case("image", "digits-images", "image-classification"),
+}
+OPEN_GATE = Thresholds(
+    cosine_mean=-1.0, cosine_min=-1.0, top1_agreement=0.0, max_winning_probability_delta=1.0
+)
+
+
+def model_dir(case: Case, given: Path | None = None) -> Path:
+    """The case's Hugging Face directory: ``given``, or made once in the cache."""
+    if given is not None:
+        return given
+    directory = CACHE / case.maker
+    if not (directory / "config.json").is_file():
+        with step(logger, f"make the {case.name} model"):
+            MAKERS[case.maker](directory)
+    return directory
+
+
+def images_dir(case: Case, directory: Path, given: Path | None = None) -> Path | None:
+    if case.task != "image-classification":
+        return None
+    return given or directory / "images"
+
+
+def eval_texts(directory: Path) -> Path | None:
+    """The case's own evaluation texts (``eval_texts.txt``), when its directory has them."""
+    path = directory / EVAL_TEXTS_FILE
+    return path if path.is_file() else None
+
+
+def artifact_for(
+    case: Case, directory: Path, images: Path | None, output: Path | None = None
+) -> Path:
+    """The case's artefact, built once (``output`` or ``artifacts/bench-<case>``)."""
+    artifact = output or ARTIFACTS / f"bench-{case.name}"
+    if (artifact / MANIFEST_NAME).is_file():
+        return artifact
+    thresholds = Thresholds() if case.trained else OPEN_GATE
+    with step(logger, f"build the {case.name} artefact"):
+        build(
+            load_source(model_dir=directory, images=images, eval_texts=eval_texts(directory)),
+            BuildOptions(output=artifact, thresholds=thresholds),
+        )
+    return artifact

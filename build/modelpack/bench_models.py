@@ -1,0 +1,319 @@
+"""The benchmark's classifier cases, made offline and deterministically.
+
+    python -m modelpack.bench_models sentiment --output DIR
+    python -m modelpack.bench_models bert-base --output DIR
+    python -m modelpack.bench_models digits-images --output DIR   # also DIR/images, DIR/heldout
+
+- ``sentiment``: the bundled all-MiniLM-L6-v2 encoder fine-tuned with a sentiment head
+  (``BertForSequenceClassification``, NEGATIVE/POSITIVE) for two epochs on 2,400
+  template sentences labelled by VADER's lexicon (the ``vaderSentiment`` package),
+  seed 0; the other 600 measure its accuracy against VADER. About a minute on a CPU.
+- ``bert-base``: a BERT-base-sized classifier (110 M parameters) with random weights,
+  the source documents' headline cold-start case; only its size and shape matter.
+- ``digits-images``: a MobileNetV2 image classifier (``MobileNetV2ForImageClassification``,
+  3.5 M parameters, 224x224) trained on scikit-learn's 8x8 digits drawn large onto
+  crops of scikit-learn's two sample photographs; ``images/`` (for the gate) and
+  ``heldout/`` (for the benchmark) hold PNG and JPEG files of digits it never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from build_support.atomic import staged_directory
+from build_support.logs import configure, event
+from build_support.progress import step
+from modelpack.default_model import default_model_dir
+
+logger = logging.getLogger("modelpack.bench_models")
+
+SEED = 0
+SENTIMENT_LABELS = ("NEGATIVE", "POSITIVE")
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+IMAGE_SIZE = 224
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "special_tokens_map.json",
+)
+
+_TEMPLATES = (
+    "The {noun} was {word}.",
+    "I found the {noun} {word}.",
+    "What a {word} {noun}!",
+    "Honestly, the {noun} felt {word}.",
+    "The {noun} is not {word} at all.",
+    "Our {noun} turned out {word}, as expected.",
+    "Everyone said the {noun} was {word}.",
+    "It was a {word} {noun}, but the {noun2} was {word2}.",
+    "Not a {word} {noun}.",
+    "The {noun} was {word} and {word2}.",
+)
+_NOUNS = (
+    "movie", "service", "meal", "hotel", "flight", "phone", "update", "concert", "book",
+    "deployment", "support team", "weekend", "coffee", "lecture", "game", "app",
+)  # fmt: skip
+
+
+def _sentiment_texts(count: int) -> tuple[list[str], list[int]]:
+    """Template sentences with lexicon words, labelled by VADER's compound score."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    words = sorted(w for w, v in analyzer.lexicon.items() if w.isalpha() and abs(v) >= 1.5)
+    rng = np.random.default_rng(SEED)
+    texts: list[str] = []
+    labels: list[int] = []
+    while len(texts) < count:
+        template = _TEMPLATES[int(rng.integers(len(_TEMPLATES)))]
+        text = template.format(
+            noun=_NOUNS[int(rng.integers(len(_NOUNS)))],
+            noun2=_NOUNS[int(rng.integers(len(_NOUNS)))],
+            word=words[int(rng.integers(len(words)))],
+            word2=words[int(rng.integers(len(words)))],
+        )
+        score = analyzer.polarity_scores(text)["compound"]
+        if abs(score) >= 0.05:  # VADER's own neutral band is left out
+            texts.append(text)
+            labels.append(int(score > 0))
+    return texts, labels
+
+
+def make_sentiment(output: Path, count: int = 3000, epochs: int = 2) -> dict[str, Any]:
+    hf = _transformers()
+    torch.manual_seed(SEED)
+    source = default_model_dir()
+    texts, labels = _sentiment_texts(count)
+    tokenizer = hf.AutoTokenizer.from_pretrained(source)
+    config = hf.BertConfig.from_pretrained(
+        source,
+        architectures=["BertForSequenceClassification"],
+        num_labels=2,
+        id2label=dict(enumerate(SENTIMENT_LABELS)),
+        label2id={name: i for i, name in enumerate(SENTIMENT_LABELS)},
+    )
+    model = hf.BertForSequenceClassification(config)
+    encoder = hf.BertModel.from_pretrained(source)
+    model.bert.load_state_dict(encoder.state_dict(), strict=False)
+    split = int(len(texts) * 0.8)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+    order = np.random.default_rng(SEED).permutation(split)
+    batch = 32
+    model.train()
+    with step(
+        logger, "fine-tune the sentiment classifier", total=epochs * split, unit="texts"
+    ) as progress:
+        for _ in range(epochs):
+            for start in range(0, split, batch):
+                chosen = order[start : start + batch]
+                inputs = tokenizer([texts[i] for i in chosen], padding=True, return_tensors="pt")
+                target = torch.tensor([labels[i] for i in chosen])
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(**inputs).logits, target)
+                loss.backward()  # type: ignore[no-untyped-call]
+                optimizer.step()
+                progress.advance(len(chosen))
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for start in range(split, len(texts), 64):
+            inputs = tokenizer(texts[start : start + 64], padding=True, return_tensors="pt")
+            predicted = model(**inputs).logits.argmax(1)
+            correct += int((predicted == torch.tensor(labels[start : start + 64])).sum())
+    with staged_directory(output) as stage:
+        model.save_pretrained(stage)
+        for name in _TOKENIZER_FILES:
+            shutil.copyfile(source / name, stage / name)
+        _set_truncation(stage / "tokenizer.json", 256)
+        write_eval_texts(stage, texts[split:])
+    result: dict[str, Any] = {
+        "case": "sentiment",
+        "texts": len(texts),
+        "held_out_accuracy_vs_vader": round(correct / (len(texts) - split), 4),
+    }
+    event(logger, "sentiment model written", output=str(output), **result)
+    return result
+
+
+EVAL_TEXTS_FILE = "eval_texts.txt"
+
+
+def write_eval_texts(directory: Path, texts: list[str]) -> None:
+    """The held-out sentences, for the gate (``--eval-texts``): a user gates a sentiment
+    model on texts like the ones it serves, not on code and other scripts, where a
+    two-class model's fp32 answer is itself a coin toss that any rounding flips."""
+    (directory / EVAL_TEXTS_FILE).write_text("\n".join(texts) + "\n", encoding="utf-8")
+
+
+def _transformers() -> Any:
+    """transformers, untyped here: its config classes take their fields as **kwargs."""
+    import transformers
+
+    module: Any = transformers
+    return module
+
+
+def _set_truncation(path: Path, max_length: int) -> None:
+    """all-MiniLM-L6-v2 reads 256 tokens (its sentence_bert_config); its tokenizer file
+    says 128. The classifier keeps the encoder's 256."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.enable_truncation(max_length=max_length)
+    tokenizer.save(str(path))
+
+
+def make_bert_base(output: Path) -> dict[str, Any]:
+    hf = _transformers()
+    torch.manual_seed(SEED)
+    config = hf.BertConfig(
+        architectures=["BertForSequenceClassification"],
+        num_labels=2,
+        id2label=dict(enumerate(SENTIMENT_LABELS)),
+        label2id={name: i for i, name in enumerate(SENTIMENT_LABELS)},
+    )  # BERT-base: 12 layers, hidden 768, the uncased 30,522-token vocabulary
+    model = hf.BertForSequenceClassification(config).eval()
+    with staged_directory(output) as stage:
+        model.save_pretrained(stage)
+        for name in _TOKENIZER_FILES:
+            shutil.copyfile(default_model_dir() / name, stage / name)
+    parameters = sum(p.numel() for p in model.parameters())
+    result: dict[str, Any] = {"case": "bert-base", "parameters": parameters}
+    event(logger, "BERT-base classifier written", output=str(output), **result)
+    return result
+
+
+def _digit_pictures(indices: np.ndarray, seed: int) -> Iterator[tuple[Any, int]]:
+    """Each digit drawn large, in a random colour, position and size, on a crop of one of
+    scikit-learn's sample photographs; the picture's size and aspect ratio vary too."""
+    from PIL import Image
+    from sklearn.datasets import load_digits, load_sample_images
+
+    digits = load_digits()
+    photos = load_sample_images().images
+    rng = np.random.default_rng(seed)
+    for index in indices:
+        width, height = int(rng.integers(240, 360)), int(rng.integers(240, 360))
+        photo = photos[int(rng.integers(len(photos)))]
+        top = int(rng.integers(0, photo.shape[0] - height + 1)) if photo.shape[0] > height else 0
+        left = int(rng.integers(0, photo.shape[1] - width + 1))
+        background = Image.fromarray(photo[top : top + height, left : left + width]).resize(
+            (width, height)
+        )
+        side = int(rng.integers(120, min(width, height)))
+        glyph = Image.fromarray(np.uint8(digits.images[index] * 255 / 16)).resize(
+            (side, side), Image.Resampling.BILINEAR
+        )
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        ink = Image.new("RGB", (side, side), colour)
+        x = int(rng.integers(0, width - side + 1))
+        y = int(rng.integers(0, height - side + 1))
+        background.paste(ink, (x, y), glyph)
+        yield background, int(digits.target[index])
+
+
+def make_digits_images(output: Path, epochs: int = 2, batch: int = 32) -> dict[str, Any]:
+    from sklearn.datasets import load_digits
+
+    hf = _transformers()
+    torch.manual_seed(SEED)
+    count = len(load_digits().target)
+    order = np.random.default_rng(SEED).permutation(count)
+    train, gate, held_out = order[:1000], order[1000:1400], order[1400:]
+    config = hf.MobileNetV2Config(
+        image_size=IMAGE_SIZE,
+        num_labels=10,
+        id2label=dict(enumerate(DIGIT_NAMES)),
+        label2id={name: i for i, name in enumerate(DIGIT_NAMES)},
+        architectures=["MobileNetV2ForImageClassification"],
+    )
+    model = hf.MobileNetV2ForImageClassification(config)
+    processor = {
+        "image_processor_type": "MobileNetV2ImageProcessor",
+        "do_resize": True,
+        "size": {"shortest_edge": 256},
+        "resample": 2,
+        "do_center_crop": True,
+        "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+    }
+    from modelpack.images import preprocess_images
+    from modelpack.preprocess_config import from_processor_settings
+
+    block = from_processor_settings(processor, "pixel_values")
+    pictures = list(_digit_pictures(train, seed=SEED + 1))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    model.train()
+    with step(
+        logger, "train MobileNetV2 on digit pictures", total=epochs * len(pictures), unit="images"
+    ) as progress:
+        for _ in range(epochs):
+            for start in range(0, len(pictures), batch):
+                chunk = pictures[start : start + batch]
+                x = torch.from_numpy(preprocess_images([p for p, _ in chunk], block))
+                y = torch.tensor([label for _, label in chunk])
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(pixel_values=x).logits, y)
+                loss.backward()  # type: ignore[no-untyped-call]
+                optimizer.step()
+                progress.advance(len(chunk))
+    model.eval()
+    with staged_directory(output) as stage:
+        model.save_pretrained(stage)
+        (stage / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+        correct = 0
+        for folder, indices, seed in (("images", gate, SEED + 2), ("heldout", held_out, SEED + 3)):
+            (stage / folder).mkdir()
+            for number, (picture, label) in enumerate(_digit_pictures(indices, seed)):
+                suffix = ".jpg" if number % 2 else ".png"
+                picture.save(stage / folder / f"{number:04d}-{DIGIT_NAMES[label]}{suffix}")
+                if folder == "heldout":
+                    x = torch.from_numpy(preprocess_images([picture], block))
+                    with torch.inference_mode():
+                        correct += int(model(pixel_values=x).logits.argmax() == label)
+    result: dict[str, Any] = {
+        "case": "digits-images",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_images": len(pictures),
+        "held_out_accuracy": correct / len(held_out),
+    }
+    event(logger, "MobileNetV2 digits classifier written", output=str(output), **result)
+    return result
+
+
+MAKERS = {
+    "sentiment": make_sentiment,
+    "bert-base": make_bert_base,
+    "digits-images": make_digits_images,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modelpack.bench_models", description=__doc__)
+    parser.add_argument("case", choices=sorted(MAKERS))
+    parser.add_argument("--output", type=Path, required=True, help="directory to create")
+    args = parser.parse_args(argv)
+    configure()
+    if args.output.exists():
+        parser.error(f"{args.output} already exists")
+    print(json.dumps(MAKERS[args.case](args.output), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Classifiers through the build: detection, labels, activation, preprocessing and gates.
+
+Tiny models built from transformers configs (BERT, DistilBERT, MPNet, ViT) and a small
+CNN trained here on scikit-learn's digits rendered as PNG files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from PIL import Image
+from transformers import BertConfig, BertForTokenClassification
+
+from modelpack.detect import detect, read_config
+from modelpack.errors import InputSpecError, ModelSourceError
+from modelpack.evaluate import Thresholds, measure_accuracy
+from modelpack.image_data import MIN_IMAGES
+from modelpack.images import preprocess_files
+from modelpack.pipeline import BuildOptions, build
+from modelpack.quantize import DYNAMIC_CANDIDATES, STATIC_CANDIDATES
+from modelpack.sources import load_source
+
+# Random weights: agreement says little, so these builds gate loosely; the digits CNN
+# below is trained and gated at the defaults.
+LOOSE = Thresholds(top1_agreement=0.8, max_winning_probability_delta=0.5)
+
+
+def _build(source: Any, output: Path, thresholds: Thresholds = LOOSE) -> dict[str, Any]:
+    return build(source, BuildOptions(output=output, thresholds=thresholds, latency_runs=5))
+
+
+def _logits(artifact: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
+    session = ort.InferenceSession(str(artifact / "model.onnx"), providers=["CPUExecutionProvider"])
+    result: np.ndarray = session.run(["logits"], feed)[0]
+    return result
+
+
+# --- text classification ----------------------------------------------------------------
+
+
+def test_bert_sequence_classifier_keeps_its_head(
+    tiny_bert_classifier_dir: Path, tmp_path: Path
+) -> None:
+    source = load_source(model_dir=tiny_bert_classifier_dir)
+    assert source.task == "text-classification"
+    manifest = _build(source, tmp_path / "sst")
+
+    assert manifest["task"] == "text-classification"
+    assert manifest["labels"] == ["NEGATIVE", "POSITIVE"]
+    assert manifest["classification"] == {
+        "output": "logits",
+        "activation": "softmax",
+        "multi_label": False,
+        "threshold": 0.5,
+    }
+    assert "preprocess" not in manifest
+    assert manifest["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch", 2]}]
+    assert manifest["optimization"]["model_type"] == "bert"
+    assert manifest["optimization"]["fused_operators"]["Attention"] == 2
+    accuracy = manifest["accuracy"]
+    assert accuracy["metric"] == "top1_agreement"
+    assert 0.8 <= accuracy["top1_agreement"] <= 1.0
+    assert 0.0 <= accuracy["max_winning_probability_delta"] <= 0.5
+    assert accuracy["thresholds"] == {"top1_agreement": 0.8, "max_winning_probability_delta": 0.5}
+
+    # The head (pooler, classifier) stays float: its rounding would land on the logits.
+    nodes = onnx.load(str(tmp_path / "sst" / "model.onnx")).graph.node
+    assert {n.name for n in nodes if n.op_type == "MatMul" and "classifier" in n.name}
+    # The graph's logits are the PyTorch classifier's (the head was not dropped).
+    feed = {k: v[:4] for k, v in source.evaluation[0].items()}
+    expected = source.torch_outputs(feed)[0]
+    got = _logits(tmp_path / "sst", feed)
+    assert got.shape == (4, 2)
+    assert np.mean(got.argmax(1) == expected.argmax(1)) >= 0.75
+
+
+def test_distilbert_multi_label_classifier(
+    tiny_distilbert_multilabel_dir: Path, tmp_path: Path
+) -> None:
+    manifest = _build(load_source(model_dir=tiny_distilbert_multilabel_dir), tmp_path / "tags")
+    assert manifest["task"] == "text-classification"
+    assert manifest["labels"] == ["toxic", "spam", "urgent"]
+    assert manifest["classification"]["activation"] == "sigmoid"
+    assert manifest["classification"]["multi_label"] is True
+    # DistilBERT takes no token type ids; the "bert" optimiser fuses its attention.
+    assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "attention_mask"]
+    assert manifest["optimization"]["model_type"] == "bert"
+    assert manifest["optimization"]["fused_operators"].get("Attention") == 2
+    assert manifest["optimization"]["max_abs_diff_vs_unfused"] <= 1e-3
+
+
+def test_mpnet_encoder_is_fused_and_checked(tiny_mpnet_dir: Path, tmp_path: Path) -> None:
+    manifest = _build(load_source(model_dir=tiny_mpnet_dir), tmp_path / "mpnet")
+    assert manifest["task"] == "sentence-embedding"
+    assert manifest["source"]["model_type"] == "mpnet"
+    optimization = manifest["optimization"]
+    # Either the fusion reproduced the unfused graph, or it was refused and recorded.
+    if optimization["method"] == "onnxruntime.transformers.optimizer":
+        assert optimization["max_abs_diff_vs_unfused"] <= 1e-3
+    else:
+        assert optimization["transformer_fusion_rejected"]["model_type"] == "bert"
+    assert manifest["accuracy"]["passed"] is True
+    assert manifest["accuracy"]["values"]["cosine_min"] >= 0.97
+
+
+def test_signed_int8_candidates_use_seven_bit_weights() -> None:
+    """U8S8 integer kernels saturate on x86 CPUs without VNNI unless weights fit 7 bits."""
+    for candidate in (*DYNAMIC_CANDIDATES, *STATIC_CANDIDATES):
+        if candidate.weight_type == "QInt8":
+            assert candidate.reduce_range, candidate.name
+
+
+def test_int8_matmul_with_outlier_weights_stays_accurate(tmp_path: Path) -> None:
+    """Weights at +-max and large activations: the pattern that saturated MPNet on AVX2."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from modelpack.quantize import quantize
+
+    rng = np.random.default_rng(0)
+    weight = rng.choice([-1.0, 1.0], size=(256, 64)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "outliers",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(tmp_path / "fp32.onnx"))
+    x = rng.uniform(0.8, 1.0, size=(8, 256)).astype(np.float32)
+    x[:, 0] = -1.0  # the activation range starts below zero: zero point near 0..255's bottom
+    expected = x @ weight
+    for candidate in DYNAMIC_CANDIDATES[:3]:
+        quantize(candidate, tmp_path / "fp32.onnx", tmp_path / "q.onnx", [])
+        got = ort.InferenceSession(str(tmp_path / "q.onnx")).run(None, {"x": x})[0]
+        error = np.abs(got - expected).max() / np.abs(expected).max()
+        assert error < 0.05, f"{candidate.name}: relative error {error:.3f}"
+
+
+def test_module_text_classifier_from_an_input_spec(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    """Any torch module taking token ids, with a tokenizer and a labels file in its spec."""
+    (tmp_path / "labels.txt").write_text("sports\nweather\nfinance\n")
+    shutil.copyfile(tiny_bert_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    spec = tmp_path / "topics.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "topics",
+                "task": "text-classification",
+                "inputs": [
+                    {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]},
+                    {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "sequence"]},
+                ],
+                "outputs": [{"name": "logits"}],
+                "labels": "labels.txt",
+                "tokenizer": "tokenizer.json",
+                "max_length": 64,
+            }
+        )
+    )
+    sys.path.insert(0, str(Path(__file__).parent))
+    manifest = _build(load_source(module="text_models:make", input_spec=spec), tmp_path / "topics")
+    assert manifest["task"] == "text-classification"
+    assert manifest["labels"] == ["sports", "weather", "finance"]
+    assert manifest["classification"]["activation"] == "softmax"
+    assert manifest["tokenizer"] == {"file": "tokenizer.json", "max_length": 64}
+    assert manifest["outputs"][0]["shape"] == ["batch", 3]
+
+
+# --- image classification ---------------------------------------------------------------
+
+
+def test_vit_image_classifier(tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path) -> None:
+    source = load_source(model_dir=tiny_vit_dir, images=pattern_images)
+    manifest = _build(source, tmp_path / "vit")
+    assert manifest["task"] == "image-classification"
+    assert manifest["tokenizer"] is None
+    assert manifest["labels"] == ["stripes", "checks", "blob"]
+    assert manifest["preprocess"] == {
+        "input_name": "pixel_values",
+        "resize_shorter_side": None,
+        "crop": [32, 32],
+        "resample": "bilinear",
+        "rescale_factor": 1 / 255,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+        "channel_order": "RGB",
+        "layout": "NCHW",
+    }
+    assert manifest["inputs"] == [
+        {"name": "pixel_values", "dtype": "float32", "shape": ["batch", 3, 32, 32]}
+    ]
+    assert manifest["optimization"]["model_type"] == "vit"
+    # A vision transformer gets both kinds of candidate; the measurement decides.
+    methods = {c["settings"]["method"] for c in manifest["quantization"]["candidates"]}
+    assert methods == {"dynamic", "static-qdq"}
+    assert manifest["source"]["images"] == {"calibration": 12, "evaluation": 36}
+
+
+def test_image_classifier_without_images_explains_what_it_needs(tiny_vit_dir: Path) -> None:
+    with pytest.raises(InputSpecError, match="need evaluation images") as caught:
+        load_source(model_dir=tiny_vit_dir)
+    assert f"at least {MIN_IMAGES} JPEG or PNG images" in str(caught.value)
+
+
+def test_too_few_images(
+    tiny_vit_dir: Path, tmp_path: Path, make_pattern_images: Callable[[Path, int, int], Path]
+) -> None:
+    few = make_pattern_images(tmp_path / "few", 5, 1)
+    with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG images"):
+        load_source(model_dir=tiny_vit_dir, images=few)
+
+
+def test_image_model_without_preprocessor_config(tiny_vit_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "vit"
+    shutil.copytree(tiny_vit_dir, broken)
+    (broken / "preprocessor_config.json").unlink()
+    with pytest.raises(ModelSourceError, match=r"lacks preprocessor_config\.json"):
+        load_source(model_dir=broken, images=tmp_path)
+
+
+def test_preprocessing_resizes_shorter_side_then_centre_crops(tmp_path: Path) -> None:
+    # A 40x20 (width x height) image whose left half is black and right half white.
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, 20:] = 255
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    block = {
+        "input_name": "pixel_values",
+        "resize_shorter_side": 10,
+        "crop": [10, 10],
+        "resample": "nearest",
+        "rescale_factor": 1 / 255,
+        "mean": [0.0, 0.0, 0.0],
+        "std": [1.0, 1.0, 1.0],
+        "channel_order": "BGR",
+        "layout": "NHWC",
+    }
+    out = preprocess_files([tmp_path / "wide.png"], block)
+    # Resized to 20x10, centre crop keeps columns 5..14: half black, half white.
+    assert out.shape == (1, 10, 10, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0, :, :5], 0.0)
+    np.testing.assert_array_equal(out[0, :, 5:], 1.0)
+
+
+# --- the digits CNN as an image classifier, trained here ------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_png_spec(
+    tmp_path_factory: pytest.TempPathFactory, digits_cnn_weights: Path
+) -> tuple[Path, Path, np.ndarray]:
+    """The trained digits CNN (conftest) as an image classifier: its held-out digits as
+    PNG files, a labels file and an image-classification input spec."""
+    from sklearn.datasets import load_digits
+
+    directory = tmp_path_factory.mktemp("digits-png")
+    digits = load_digits()
+    held_out = np.random.default_rng(0).permutation(len(digits.images))[1400:]
+    images = directory / "images"
+    images.mkdir()
+    for index in held_out:
+        gray = np.round(digits.images[index] * 255 / 16).astype(np.uint8)
+        Image.fromarray(gray, mode="L").save(images / f"digit-{index:04d}.png")
+    (directory / "labels.txt").write_text("\n".join(str(d) for d in range(10)) + "\n")
+    spec = directory / "digits.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "digits-cnn",
+                "task": "image-classification",
+                "inputs": [{"name": "pixels", "dtype": "float32", "shape": ["batch", 3, 8, 8]}],
+                "outputs": [{"name": "logits"}],
+                "labels": "labels.txt",
+                "preprocess": {
+                    "input_name": "pixels",
+                    "resize_shorter_side": None,
+                    "crop": [8, 8],
+                    "resample": "bilinear",
+                    "rescale_factor": 1 / 255,
+                    "mean": [0.0, 0.0, 0.0],
+                    "std": [1.0, 1.0, 1.0],
+                    "channel_order": "RGB",
+                    "layout": "NCHW",
+                },
+            }
+        )
+    )
+    os.environ["DIGITS_CNN_WEIGHTS"] = str(digits_cnn_weights)
+    # Labels in the order of the sorted file names (digit-<index>.png).
+    return spec, images, digits.target[np.sort(held_out)]
+
+
+def test_digits_cnn_from_png_images_with_real_accuracy(
+    digits_png_spec: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    spec, images, labels = digits_png_spec
+    source = load_source(module="digits_cnn:make_rgb_model", input_spec=spec, images=images)
+    manifest = _build(source, tmp_path / "digits", Thresholds())  # the default gate
+
+    assert manifest["task"] == "image-classification"
+    assert manifest["labels"] == [str(d) for d in range(10)]
+    assert manifest["preprocess"]["input_name"] == "pixels"
+    assert manifest["quantization"]["chosen"]["method"] == "static-qdq"
+    assert manifest["accuracy"]["top1_agreement"] >= 0.99
+    assert manifest["accuracy"]["max_winning_probability_delta"] <= 0.05
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "digits" / "model.onnx")).graph.node}
+    assert "QuantizeLinear" in ops
+
+    # Real accuracy of the INT8 artefact on the held-out PNG files, preprocessed by the
+    # manifest's own numbers.
+    paths = sorted(images.iterdir())
+    pixels = preprocess_files(paths, manifest["preprocess"])
+    predicted = _logits(tmp_path / "digits", {"pixels": pixels}).argmax(axis=1)
+    accuracy = float(np.mean(predicted == labels))
+    assert accuracy >= 0.9, f"INT8 digits accuracy on held-out PNG files: {accuracy:.3f}"
+
+
+def test_image_spec_whose_input_does_not_match_the_preprocessing(
+    digits_png_spec: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    spec, images, _ = digits_png_spec
+    raw = json.loads(spec.read_text())
+    raw["inputs"][0]["shape"] = ["batch", 1, 8, 8]
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({**raw, "labels": str(spec.parent / "labels.txt")}))
+    with pytest.raises(InputSpecError, match="preprocess block makes float32"):
+        load_source(module="digits_cnn:make_rgb_model", input_spec=wrong, images=images)
+
+
+def test_labelled_spec_without_labels(
+    digits_png_spec: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    spec, _images, _ = digits_png_spec
+    raw = json.loads(spec.read_text())
+    del raw["labels"]
+    (tmp_path / "nolabels.json").write_text(json.dumps(raw))
+    with pytest.raises(InputSpecError, match="needs a labels file"):
+        load_source(module="digits_cnn:make_rgb_model", input_spec=tmp_path / "nolabels.json")
+
+
+# --- detection ------------------------------------------------------------------------
+
+
+def test_token_classifier_is_refused_naming_what_was_found(tmp_path: Path) -> None:
+    config = BertConfig(
+        vocab_size=32,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    config.num_labels = 5
+    BertForTokenClassification(config).save_pretrained(tmp_path / "ner")
+    with pytest.raises(ModelSourceError) as caught:
+        load_source(model_dir=tmp_path / "ner")
+    message = str(caught.value)
+    assert "BertForTokenClassification" in message
+    assert "ForSequenceClassification" in message and "ForImageClassification" in message
+    assert "--task sentence-embedding" in message
+
+
+def test_config_without_architectures(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    with pytest.raises(ModelSourceError, match="cannot tell what the model") as caught:
+        detect(tmp_path, read_config(tmp_path))
+    assert "--task" in str(caught.value)
+    # ... and --task says it.
+    assert detect(tmp_path, read_config(tmp_path), "sentence-embedding").task == (
+        "sentence-embedding"
+    )
+
+
+def test_unsupported_family(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "gpt2", "architectures": ["GPT2ForSequenceClassification"]})
+    )
+    with pytest.raises(ModelSourceError, match="text model family 'gpt2'"):
+        detect(tmp_path, read_config(tmp_path))
+
+
+def test_sentence_transformers_directory_with_a_pretraining_head(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "mpnet", "architectures": ["MPNetForMaskedLM"]})
+    )
+    (tmp_path / "modules.json").write_text("[]")
+    detected = detect(tmp_path, read_config(tmp_path))
+    assert (detected.task, detected.optimizer_model_type) == ("sentence-embedding", "bert")
+
+
+def test_task_override_refuses_a_missing_head(tiny_bert_dir: Path) -> None:
+    # A bare encoder asked to be a classifier has no trained head: refused, not invented.
+    with pytest.raises(ModelSourceError, match=r"do not match its config\.json"):
+        load_source(model_dir=tiny_bert_dir, task="text-classification")
+
+
+def test_winning_probability_delta_is_an_upper_bound() -> None:
+    reference = [np.array([[4.0, 0.0], [0.0, 4.0]])]
+    candidate = [np.array([[1.0, 0.0], [0.0, 4.0]])]
+    result = measure_accuracy("text-classification", reference, candidate, Thresholds())
+    assert result.values["top1_agreement"] == 1.0
+    assert result.values["max_winning_probability_delta"] == pytest.approx(0.982 - 0.731, abs=1e-3)
+    assert result.shortfalls == [
+        f"max_winning_probability_delta {result.values['max_winning_probability_delta']:.6f}"
+        " > allowed 0.0500"
+    ]
