@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from modelpack.errors import InputSpecError
-from modelpack.images import preprocess_files
+from modelpack.images import ImageError, load_rgb, preprocess_files
 from modelpack.source_model import Batch
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
@@ -89,9 +88,9 @@ def image_batches(
 
 
 def _readable_image(path: Path) -> bool:
+    """Whether the function's own decoder takes the file (it is what the gate uses)."""
     try:
-        with Image.open(path) as image:
-            image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        load_rgb(path)
+    except (OSError, ImageError):
         return False
     return True

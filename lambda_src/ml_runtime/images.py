@@ -73,7 +73,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"qoif", 0, "QOI"),
 )
 
-_RESAMPLE = {
+RESAMPLE_FILTERS = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC,
@@ -88,6 +88,8 @@ _WHITE_PIXEL_PNG = base64.b64decode(
 Resample = Literal["nearest", "bilinear", "bicubic"]
 ChannelOrder = Literal["RGB", "BGR"]
 Layout = Literal["NCHW", "NHWC"]
+CHANNEL_ORDERS: tuple[ChannelOrder, ...] = ("RGB", "BGR")
+LAYOUTS: tuple[Layout, ...] = ("NCHW", "NHWC")
 
 
 class ImageError(ValueError):
@@ -157,12 +159,12 @@ class Preprocess:
             input_name=_string(block, "input_name", None),
             resize_shorter_side=shorter,
             crop=(int(crop[0]), int(crop[1])),
-            resample=cast(Resample, _choice(block, "resample", tuple(_RESAMPLE))),
+            resample=cast(Resample, _choice(block, "resample", tuple(RESAMPLE_FILTERS))),
             rescale_factor=float(factor),
             mean=_triple(block, "mean", positive=False),
             std=_triple(block, "std", positive=True),
-            channel_order=cast(ChannelOrder, _choice(block, "channel_order", ("RGB", "BGR"))),
-            layout=cast(Layout, _choice(block, "layout", ("NCHW", "NHWC"))),
+            channel_order=cast(ChannelOrder, _choice(block, "channel_order", CHANNEL_ORDERS)),
+            layout=cast(Layout, _choice(block, "layout", LAYOUTS)),
         )
 
     @property
@@ -258,7 +260,7 @@ def preprocess(image: Image.Image, spec: Preprocess) -> np.ndarray:
     if image.mode != "RGB":
         raise ValueError(f"preprocess takes RGB images, got mode {image.mode}; use to_rgb")
     height, width = spec.crop
-    resample = _RESAMPLE[spec.resample]
+    resample = RESAMPLE_FILTERS[spec.resample]
     if spec.resize_shorter_side is None:
         resized = image.resize((width, height), resample=resample)
     else:
