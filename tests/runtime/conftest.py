@@ -254,6 +254,71 @@ def upload(s3_client: Any) -> Any:
     return _upload
 
 
+# --- the S3 flow: events, results, scripted time ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_event() -> Any:
+    """``s3_event(bucket, *keys, **object_fields)``: an ObjectCreated notification.
+
+    Keys are URL-encoded the way S3 sends them; ``object_fields`` (``eTag``,
+    ``versionId``, ``sequencer``) go into every record's ``s3.object``.
+    """
+
+    def build(bucket: str, *keys: str, **object_fields: str) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "bucket": {"name": bucket},
+                        "object": {"key": key.replace(" ", "+"), **object_fields},
+                    },
+                }
+                for key in keys
+            ]
+        }
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def read_jsonl() -> Any:
+    """``read_jsonl(client, bucket, key)``: the object's JSON Lines, parsed."""
+
+    def read(client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        return [json.loads(line) for line in body.splitlines()]
+
+    return read
+
+
+class ScriptedContext:
+    """A Lambda context whose remaining time lasts for ``checks`` reads, then runs out.
+
+    The S3 flow reads the remaining time once when an invocation starts and once before
+    each window of records, so ``checks = 1 + n`` lets exactly ``n`` windows run.
+    """
+
+    def __init__(self, checks: int, plenty_ms: int = 900_000) -> None:
+        self.aws_request_id = "scripted-request"
+        self.memory_limit_in_mb = 2048
+        self.checks = checks
+        self.plenty_ms = plenty_ms
+        self.reads = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.reads += 1
+        return self.plenty_ms if self.reads <= self.checks else 0
+
+
+@pytest.fixture(scope="session")
+def scripted_context() -> Any:
+    """``scripted_context(checks)``: see :class:`ScriptedContext`."""
+    return ScriptedContext
+
+
 # --- in-process services ------------------------------------------------------------------
 
 
@@ -290,6 +355,32 @@ def tensor_service(tensor_artifact: Path) -> Any:
 @pytest.fixture(scope="session")
 def context() -> FakeContext:
     return FakeContext()
+
+
+@pytest.fixture(scope="session")
+def whole_object_service(text_artifact: Path) -> Any:
+    """``whole_object_service(**env)``: the text artefact behind a task that reads whole
+    S3 objects (``object_format = "binary"``, as image classification does): the object
+    must be UTF-8 text, and its result is the text's embedding."""
+    from ml_runtime.tasks.embedding import EmbeddingTask
+    from ml_runtime.validation import RequestError
+
+    class WholeTextTask(EmbeddingTask):
+        object_format = "binary"
+
+        def answer_object(self, data: bytes, key: str) -> dict[str, Any]:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RequestError("object is not UTF-8 text", code="unreadable_object") from None
+            return {"key": key, "embedding": self.run_records([text])[0]["embedding"]}
+
+    def build(**env: str) -> Any:
+        function = make_service(text_artifact, **env)
+        function.service.task = WholeTextTask(function.service.task.runner)
+        return function
+
+    return build
 
 
 @pytest.fixture(scope="session")
