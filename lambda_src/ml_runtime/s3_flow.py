@@ -322,6 +322,10 @@ class _ObjectRun:
             )
             progress = None
         if progress is None:
+            # Uploads no progress document points to were started by an invocation that
+            # died before saving its first part's progress: nothing can resume them.
+            for orphan in self.store.open_uploads(self.keys.bucket, self.keys.output):
+                self.store.abort_upload(self.keys.bucket, self.keys.output, orphan)
             progress = Progress()
         else:
             self.service.logger.info(

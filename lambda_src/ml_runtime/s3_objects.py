@@ -222,6 +222,16 @@ class S3Store:
         except Exception as exc:
             raise self._write_failure(f"complete the upload of s3://{bucket}/{key}", exc) from exc
 
+    def open_uploads(self, bucket: str, key: str) -> list[str]:
+        """Ids of the multipart uploads to ``key`` that are neither completed nor aborted."""
+        response = self._call(
+            f"list the multipart uploads to s3://{bucket}/{key}",
+            self.client.list_multipart_uploads,
+            Bucket=bucket,
+            Prefix=key,
+        )
+        return [str(u["UploadId"]) for u in response.get("Uploads", []) if u.get("Key") == key]
+
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         try:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)

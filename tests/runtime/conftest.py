@@ -257,41 +257,69 @@ def upload(s3_client: Any) -> Any:
 # --- the S3 flow: events, results, scripted time ------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def s3_event() -> Any:
-    """``s3_event(bucket, *keys, **object_fields)``: an ObjectCreated notification.
-
-    Keys are URL-encoded the way S3 sends them; ``object_fields`` (``eTag``,
-    ``versionId``, ``sequencer``) go into every record's ``s3.object``.
-    """
-
-    def build(bucket: str, *keys: str, **object_fields: str) -> dict[str, Any]:
-        return {
-            "Records": [
-                {
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Put",
-                    "s3": {
-                        "bucket": {"name": bucket},
-                        "object": {"key": key.replace(" ", "+"), **object_fields},
-                    },
-                }
-                for key in keys
-            ]
-        }
-
-    return build
+def s3_notification(bucket: str, *keys: str, **object_fields: str) -> dict[str, Any]:
+    """An ObjectCreated notification; keys URL-encoded as S3 sends them, ``object_fields``
+    (``eTag``, ``versionId``, ``sequencer``) in every record's ``s3.object``."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {"key": key.replace(" ", "+"), **object_fields},
+                },
+            }
+            for key in keys
+        ]
+    }
 
 
-@pytest.fixture(scope="session")
-def read_jsonl() -> Any:
-    """``read_jsonl(client, bucket, key)``: the object's JSON Lines, parsed."""
+class S3Kit:
+    """One test's moto bucket, and what the S3 flow's tests ask of it."""
 
-    def read(client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        return [json.loads(line) for line in body.splitlines()]
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
 
-    return read
+    def event(self, *keys: str, **object_fields: str) -> dict[str, Any]:
+        return s3_notification(self.bucket, *keys, **object_fields)
+
+    def put(self, key: str, body: bytes) -> str:
+        """Upload ``body``; its ETag."""
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+        return self.etag(key)
+
+    def body(self, key: str) -> bytes:
+        return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def json(self, key: str) -> Any:
+        return json.loads(self.body(key))
+
+    def lines(self, key: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.body(key).splitlines()]
+
+    def head(self, key: str) -> dict[str, Any]:
+        return dict(self.client.head_object(Bucket=self.bucket, Key=key))
+
+    def etag(self, key: str) -> str:
+        return str(self.head(key)["ETag"]).strip('"')
+
+    def metadata(self, key: str) -> dict[str, str]:
+        return dict(self.head(key)["Metadata"])
+
+    def keys(self, prefix: str = "") -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Multipart uploads still open in the bucket."""
+        return list(self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []))
+
+
+@pytest.fixture
+def s3_kit(s3_client: Any, bucket: str) -> S3Kit:
+    return S3Kit(s3_client, bucket)
 
 
 class ScriptedContext:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ml_runtime.config import ConfigError, RuntimeConfig
 from ml_runtime.s3_flow import sequencer_is_older
 from ml_runtime.s3_objects import ConditionFailedError, Expect, S3CallError, S3Store
 
@@ -19,32 +20,12 @@ def batch_service(
     return service_factory(text_artifact, OUTPUT_BUCKET=bucket, S3_BATCH_SIZE="2")
 
 
-def metadata(client: Any, bucket: str, key: str) -> dict[str, str]:
-    return dict(client.head_object(Bucket=bucket, Key=key)["Metadata"])
-
-
-def etag_of(client: Any, bucket: str, key: str) -> str:
-    return str(client.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
-
-
-def keys_under(client: Any, bucket: str, prefix: str) -> list[str]:
-    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return [o["Key"] for o in listed.get("Contents", [])]
-
-
-def put_records(client: Any, bucket: str, key: str, texts: list[str]) -> str:
-    body = "\n".join(json.dumps({"id": i, "text": t}) for i, t in enumerate(texts))
-    client.put_object(Bucket=bucket, Key=key, Body=body.encode())
-    return etag_of(client, bucket, key)
+def records(*texts: str) -> bytes:
+    return "\n".join(json.dumps({"id": i, "text": t}) for i, t in enumerate(texts)).encode()
 
 
 def test_good_and_bad_records_are_all_reported_in_order(
-    batch_service: Any,
-    s3_client: Any,
-    bucket: str,
-    context: Any,
-    s3_event: Any,
-    read_jsonl: Any,
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
     lines = [
         json.dumps({"id": "a", "text": "hello lambda"}),
@@ -56,14 +37,14 @@ def test_good_and_bad_records_are_all_reported_in_order(
         json.dumps({"id": "d", "text": "cold starts"}),
         json.dumps({"id": "e", "text": "warm"}),
     ]
-    s3_client.put_object(Bucket=bucket, Key="input/day 1.jsonl", Body="\n".join(lines).encode())
-    summary = batch_service.handle(s3_event(bucket, "input/day 1.jsonl"), context)
+    etag = s3_kit.put("input/day 1.jsonl", "\n".join(lines).encode())
+    summary = batch_service.handle(s3_kit.event("input/day 1.jsonl"), context)
     (result,) = summary["objects"]
-    assert result["output"] == f"s3://{bucket}/output/day 1.jsonl.out.jsonl"
+    assert result["output"] == f"s3://{s3_kit.bucket}/output/day 1.jsonl.out.jsonl"
     assert (result["records"], result["succeeded"], result["failed"]) == (7, 3, 4)
-    records = read_jsonl(s3_client, bucket, "output/day 1.jsonl.out.jsonl")
-    assert [r["line"] for r in records] == [1, 2, 3, 5, 6, 7, 8]
-    by_line = {r["line"]: r for r in records}
+    results = s3_kit.lines("output/day 1.jsonl.out.jsonl")
+    assert [r["line"] for r in results] == [1, 2, 3, 5, 6, 7, 8]
+    by_line = {r["line"]: r for r in results}
     assert by_line[1]["id"] == "a" and len(by_line[1]["embedding"]) == 8
     assert "not valid JSON" in by_line[2]["error"]["message"]
     assert "must be a string" in by_line[3]["error"]["message"]
@@ -74,61 +55,56 @@ def test_good_and_bad_records_are_all_reported_in_order(
     alone = batch_service.handle({"texts": ["hello lambda"]}, context)["embeddings"][0]
     assert by_line[1]["embedding"] == pytest.approx(alone, abs=1e-6)
     # The result says which input it was made from, and by which model.
-    recorded = metadata(s3_client, bucket, "output/day 1.jsonl.out.jsonl")
-    assert recorded["source-etag"] == etag_of(s3_client, bucket, "input/day 1.jsonl")
+    recorded = s3_kit.metadata("output/day 1.jsonl.out.jsonl")
+    assert recorded["source-etag"] == etag
     assert len(recorded["model-sha256"]) == 64
 
 
 def test_duplicate_event_is_skipped_and_the_result_left_alone(
-    batch_service: Any, s3_client: Any, bucket: str, context: Any, s3_event: Any
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
-    put_records(s3_client, bucket, "input/run.jsonl", [f"hello {i}" for i in range(5)])
-    event = s3_event(bucket, "input/run.jsonl")
+    s3_kit.put("input/run.jsonl", records(*(f"hello {i}" for i in range(5))))
+    event = s3_kit.event("input/run.jsonl")
     first = batch_service.handle(event, context)["objects"][0]
-    written = s3_client.head_object(Bucket=bucket, Key="output/run.jsonl.out.jsonl")
+    written = s3_kit.head("output/run.jsonl.out.jsonl")
     second = batch_service.handle(event, context)["objects"][0]
     assert (first["status"], second["status"]) == ("processed", "duplicate")
     assert "already processed" in second["skipped"]
-    again = s3_client.head_object(Bucket=bucket, Key="output/run.jsonl.out.jsonl")
+    again = s3_kit.head("output/run.jsonl.out.jsonl")
     assert (again["ETag"], again["LastModified"]) == (written["ETag"], written["LastModified"])
-    assert keys_under(s3_client, bucket, "output/") == ["output/run.jsonl.out.jsonl"]
+    assert s3_kit.keys("output/") == ["output/run.jsonl.out.jsonl"]
 
 
 def test_stale_event_after_an_overwrite_never_replaces_the_newer_result(
-    batch_service: Any,
-    s3_client: Any,
-    bucket: str,
-    context: Any,
-    s3_event: Any,
-    read_jsonl: Any,
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
     key = "input/doc.jsonl"
-    old_etag = put_records(s3_client, bucket, key, ["cold starts"])
-    old_event = s3_event(bucket, key, eTag=old_etag, sequencer="0055AED6DCD90281E5")
-    new_etag = put_records(s3_client, bucket, key, ["warm lambda", "hello"])
-    new_event = s3_event(bucket, key, eTag=new_etag, sequencer="0055AED6DCD90281E6")
+    old_etag = s3_kit.put(key, records("cold starts"))
+    old_event = s3_kit.event(key, eTag=old_etag, sequencer="0055AED6DCD90281E5")
+    new_etag = s3_kit.put(key, records("warm lambda", "hello"))
+    new_event = s3_kit.event(key, eTag=new_etag, sequencer="0055AED6DCD90281E6")
 
     # The old event arrives after the overwrite: skipped, nothing written for it.
     early = batch_service.handle(old_event, context)["objects"][0]
     assert early["status"] == "stale" and "overwritten since" in early["skipped"]
-    assert keys_under(s3_client, bucket, "output/") == []
+    assert s3_kit.keys("output/") == []
 
     assert batch_service.handle(new_event, context)["objects"][0]["status"] == "processed"
     # ... and again once the new result exists: the newer result stays.
     late = batch_service.handle(old_event, context)["objects"][0]
     assert late["status"] == "stale"
-    assert metadata(s3_client, bucket, "output/doc.jsonl.out.jsonl")["source-etag"] == new_etag
-    assert len(read_jsonl(s3_client, bucket, "output/doc.jsonl.out.jsonl")) == 2
+    assert s3_kit.metadata("output/doc.jsonl.out.jsonl")["source-etag"] == new_etag
+    assert len(s3_kit.lines("output/doc.jsonl.out.jsonl")) == 2
 
 
 def test_an_older_sequencer_than_the_recorded_one_is_stale(
-    batch_service: Any, s3_client: Any, bucket: str, context: Any, s3_event: Any
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
-    etag = put_records(s3_client, bucket, "input/seq.jsonl", ["hello"])
-    newer = s3_event(bucket, "input/seq.jsonl", eTag=etag, sequencer="0055AED6DCD90281E6")
-    older = s3_event(bucket, "input/seq.jsonl", eTag=etag, sequencer="0055AED6DCD90281E5")
+    etag = s3_kit.put("input/seq.jsonl", records("hello"))
+    newer = s3_kit.event("input/seq.jsonl", eTag=etag, sequencer="0055AED6DCD90281E6")
+    older = s3_kit.event("input/seq.jsonl", eTag=etag, sequencer="0055AED6DCD90281E5")
     assert batch_service.handle(newer, context)["objects"][0]["status"] == "processed"
-    recorded = metadata(s3_client, bucket, "output/seq.jsonl.out.jsonl")
+    recorded = s3_kit.metadata("output/seq.jsonl.out.jsonl")
     assert recorded["source-sequencer"] == "0055AED6DCD90281E6"
     outcome = batch_service.handle(older, context)["objects"][0]
     assert outcome["status"] == "stale" and "later event" in outcome["skipped"]
@@ -144,28 +120,27 @@ def test_sequencers_compare_after_right_padding() -> None:
 
 
 def test_versioned_bucket_event_for_a_replaced_version_is_stale(
-    batch_service: Any, s3_client: Any, bucket: str, context: Any, s3_event: Any
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
-    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    first = s3_client.put_object(Bucket=bucket, Key="input/v.jsonl", Body=b'{"text": "hello"}')
-    second = s3_client.put_object(Bucket=bucket, Key="input/v.jsonl", Body=b'{"text": "hello"}')
+    client, bucket = s3_kit.client, s3_kit.bucket
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = client.put_object(Bucket=bucket, Key="input/v.jsonl", Body=b'{"text": "hello"}')
+    second = client.put_object(Bucket=bucket, Key="input/v.jsonl", Body=b'{"text": "hello"}')
     # Same content, same ETag: only the version id tells the events apart.
-    stale = s3_event(bucket, "input/v.jsonl", versionId=first["VersionId"])
-    current = s3_event(bucket, "input/v.jsonl", versionId=second["VersionId"])
+    stale = s3_kit.event("input/v.jsonl", versionId=first["VersionId"])
+    current = s3_kit.event("input/v.jsonl", versionId=second["VersionId"])
     assert batch_service.handle(stale, context)["objects"][0]["status"] == "stale"
     assert batch_service.handle(current, context)["objects"][0]["status"] == "processed"
-    recorded = metadata(s3_client, bucket, "output/v.jsonl.out.jsonl")
+    recorded = s3_kit.metadata("output/v.jsonl.out.jsonl")
     assert recorded["source-version-id"] == second["VersionId"]
 
 
 def test_s3_unreachable_fails_the_invocation(
     text_artifact: Path,
-    s3_env: dict[str, str],
     dead_s3_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     service_factory: Any,
-    context: Any,
-    s3_event: Any,
+    s3_kit: Any,
 ) -> None:
     from ml_runtime import s3
 
@@ -173,89 +148,69 @@ def test_s3_unreachable_fails_the_invocation(
     s3.client.cache_clear()
     service = service_factory(text_artifact)
     with pytest.raises(S3CallError) as caught:
-        service.handle(s3_event("any-bucket", "input/a.jsonl"), context)
+        service.handle(s3_kit.event("input/a.jsonl"), None)
     assert caught.value.retryable
-    assert "cannot read the metadata of s3://any-bucket/input/a.jsonl" in caught.value.message
+    where = f"s3://{s3_kit.bucket}/input/a.jsonl"
+    assert f"cannot read the metadata of {where}" in caught.value.message
 
 
 def test_output_bucket_that_refuses_writes_fails_the_invocation_and_writes_nothing(
-    text_artifact: Path,
-    s3_client: Any,
-    bucket: str,
-    context: Any,
-    s3_event: Any,
-    service_factory: Any,
+    text_artifact: Path, s3_kit: Any, context: Any, service_factory: Any
 ) -> None:
     service = service_factory(text_artifact, OUTPUT_BUCKET="bucket-that-was-deleted")
-    put_records(s3_client, bucket, "input/a.jsonl", ["hello", "warm"])
+    s3_kit.put("input/a.jsonl", records("hello", "warm"))
     with pytest.raises(S3CallError) as caught:
-        service.handle(s3_event(bucket, "input/a.jsonl"), context)
+        service.handle(s3_kit.event("input/a.jsonl"), context)
     assert "NoSuchBucket" in caught.value.message
     assert not caught.value.retryable
-    assert keys_under(s3_client, bucket, "") == ["input/a.jsonl"]
+    assert s3_kit.keys() == ["input/a.jsonl"]
 
 
 def test_whole_object_results_and_error_objects(
-    s3_env: dict[str, str],
-    s3_client: Any,
-    bucket: str,
-    context: Any,
-    s3_event: Any,
-    whole_object_service: Any,
+    s3_kit: Any, context: Any, whole_object_service: Any
 ) -> None:
     service = whole_object_service(MAX_OBJECT_BYTES="64")
-    s3_client.put_object(Bucket=bucket, Key="input/good.txt", Body=b"hello lambda")
-    s3_client.put_object(Bucket=bucket, Key="input/bad.txt", Body=b"\xff\xfe not text")
-    s3_client.put_object(Bucket=bucket, Key="input/big.txt", Body=b"hello " * 20)
-    summary = service.handle(
-        s3_event(bucket, "input/good.txt", "input/bad.txt", "input/big.txt"), context
-    )
+    s3_kit.put("input/good.txt", b"hello lambda")
+    bad_etag = s3_kit.put("input/bad.txt", b"\xff\xfe not text")
+    s3_kit.put("input/big.txt", b"hello " * 20)
+    event = s3_kit.event("input/good.txt", "input/bad.txt", "input/big.txt")
+    summary = service.handle(event, context)
     good, bad, big = summary["objects"]
     assert summary["failed_objects"] == 2
-    assert good["output"] == f"s3://{bucket}/output/good.txt.out.json"
-    result = json.loads(
-        s3_client.get_object(Bucket=bucket, Key="output/good.txt.out.json")["Body"].read()
-    )
-    assert len(result["embedding"]) == 8
+    assert good["output"] == f"s3://{s3_kit.bucket}/output/good.txt.out.json"
+    assert len(s3_kit.json("output/good.txt.out.json")["embedding"]) == 8
     # A bad object is never silent: an error object sits next to where its result would.
-    assert bad["status"] == "failed" and bad["output"] == f"s3://{bucket}/output/bad.txt.error.json"
-    error = json.loads(
-        s3_client.get_object(Bucket=bucket, Key="output/bad.txt.error.json")["Body"].read()
-    )
+    assert bad["status"] == "failed"
+    assert bad["output"] == f"s3://{s3_kit.bucket}/output/bad.txt.error.json"
+    error = s3_kit.json("output/bad.txt.error.json")
     assert error["error"] == {"code": "unreadable_object", "message": "object is not UTF-8 text"}
-    assert error["source"]["etag"] == etag_of(s3_client, bucket, "input/bad.txt")
+    assert error["source"]["etag"] == bad_etag
     assert "at most 64" in big["error"] and "MAX_OBJECT_BYTES" in big["error"]
 
     # Fixed and uploaded again: the result replaces the error object, one current output.
-    s3_client.put_object(Bucket=bucket, Key="input/bad.txt", Body=b"warm lambda")
-    fixed = service.handle(s3_event(bucket, "input/bad.txt"), context)["objects"][0]
+    s3_kit.put("input/bad.txt", b"warm lambda")
+    fixed = service.handle(s3_kit.event("input/bad.txt"), context)["objects"][0]
     assert fixed["status"] == "processed"
-    outputs = keys_under(s3_client, bucket, "output/bad")
-    assert outputs == ["output/bad.txt.out.json"]
+    assert s3_kit.keys("output/bad") == ["output/bad.txt.out.json"]
 
 
 def test_objects_outside_the_input_prefix_our_own_output_and_removals_are_skipped(
-    batch_service: Any, bucket: str, context: Any, s3_event: Any
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
-    summary = batch_service.handle(
-        s3_event(bucket, "elsewhere/a.jsonl", "output/x.jsonl.out.jsonl"), context
-    )
+    event = s3_kit.event("elsewhere/a.jsonl", "output/x.jsonl.out.jsonl")
+    summary = batch_service.handle(event, context)
     assert [o["status"] for o in summary["objects"]] == ["not_input", "not_input"]
-    removed = s3_event(bucket, "input/gone.jsonl")
+    removed = s3_kit.event("input/gone.jsonl")
     removed["Records"][0]["eventName"] = "ObjectRemoved:Delete"
-    assert (
-        "not an ObjectCreated event"
-        in batch_service.handle(removed, context)["objects"][0]["skipped"]
-    )
+    (outcome,) = batch_service.handle(removed, context)["objects"]
+    assert outcome["skipped"] == "not an ObjectCreated event"
 
 
 def test_object_deleted_since_the_event_is_skipped_and_others_processed(
-    batch_service: Any, s3_client: Any, bucket: str, context: Any, s3_event: Any
+    batch_service: Any, s3_kit: Any, context: Any
 ) -> None:
-    put_records(s3_client, bucket, "input/ok.jsonl", ["hello"])
-    summary = batch_service.handle(
-        s3_event(bucket, "input/missing.jsonl", "input/ok.jsonl"), context
-    )
+    s3_kit.put("input/ok.jsonl", records("hello"))
+    summary = batch_service.handle(s3_kit.event("input/missing.jsonl", "input/ok.jsonl"), context)
     missing, ok = summary["objects"]
     assert missing["status"] == "missing" and "no such object" in missing["skipped"]
     assert ok["succeeded"] == 1
@@ -263,11 +218,11 @@ def test_object_deleted_since_the_event_is_skipped_and_others_processed(
 
 
 def test_conditional_writes_refuse_a_result_that_changed_meanwhile(
-    s3_env: dict[str, str], s3_client: Any, bucket: str
+    s3_env: dict[str, str], s3_kit: Any
 ) -> None:
     from ml_runtime import s3
 
-    store = S3Store(s3.client())
+    store, bucket = S3Store(s3.client()), s3_kit.bucket
     store.put(bucket, "output/r", b"first", content_type="text/plain", expect=Expect(None))
     seen = store.head(bucket, "output/r")
     with pytest.raises(ConditionFailedError):  # If-None-Match: * on an existing key
@@ -279,7 +234,24 @@ def test_conditional_writes_refuse_a_result_that_changed_meanwhile(
         )
     upload = store.start_upload(bucket, "output/r", content_type="text/plain", metadata={})
     part = store.upload_part(bucket, "output/r", upload, 1, b"parts")
-    parts = [{"PartNumber": 1, "ETag": part}]
-    with pytest.raises(ConditionFailedError):
-        store.complete_upload(bucket, "output/r", upload, parts, Expect(None))
-    assert s3_client.get_object(Bucket=bucket, Key="output/r")["Body"].read() == b"second"
+    with pytest.raises(ConditionFailedError):  # If-None-Match: * when completing an upload
+        store.complete_upload(
+            bucket, "output/r", upload, [{"PartNumber": 1, "ETag": part}], Expect(None)
+        )
+    assert s3_kit.body("output/r") == b"second"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"S3_PART_SIZE_MB": "4"}, "outside S3's multipart part sizes; set 5 to 5120"),
+        ({"OUTPUT_PREFIX": ""}, "results would land among the inputs"),
+        ({"S3_CONDITIONAL_WRITES": "maybe"}, "is not a flag; set true or false"),
+        ({"S3_STOP_MARGIN_MS": "-1"}, "must be an integer >= 0"),
+        ({"S3_WINDOW_RECORDS": "0"}, "must be a positive integer"),
+    ],
+)
+def test_s3_flow_settings_are_checked(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        RuntimeConfig.from_environment(env)
+    assert message in str(caught.value)
