@@ -13,7 +13,7 @@ DEMO_PAYLOAD ?= {"texts": ["Cold starts are the enemy of ML on Lambda.", "Provis
 # Debian packages the tests drive for real: an OCI registry, and tools to inspect images.
 SYSTEM_PACKAGES := docker-registry skopeo umoci
 
-.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start artifact clean
+.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-batch artifact clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ bench-pipeline: setup
 
 bench-cold-start: setup artifact
 	$(BIN)/python -m local_lambda.bench_cold_start --artifact $(ARTIFACT) --report reports/bench-cold-start.json
+
+bench-batch: setup artifact
+	$(BIN)/python -m modelpack.bench_batch --artifact $(ARTIFACT) --report reports/bench-batch.json
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -40,7 +40,7 @@ class TextBatching:
     """
 
     max_records: int = 32
-    max_tokens: int = 8192
+    max_tokens: int = 2048
 
 
 @dataclass(frozen=True)
