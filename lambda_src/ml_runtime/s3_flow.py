@@ -349,6 +349,8 @@ class _ObjectRun:
         for window in windows(
             lines, progress.next_line, self.settings.window_records, self.settings.window_bytes
         ):
+            if read_until == 0:
+                _require_text(window)
             if self.budget.running_short():
                 self._stop(progress, documents, start, read_until)
             with self.budget.step():
@@ -568,6 +570,22 @@ class _ResultWriter:
         self.buffer.clear()
         self.buffered_records = self.buffered_failed = 0
         self.documents.save(progress)
+
+
+def _require_text(window: Window) -> None:
+    """Refuse an object whose first record is not UTF-8: binary data (a compressed file,
+    an image) is not JSON Lines, and a result of nothing but error lines would hide that."""
+    first = window.lines[0].data if window.lines else None
+    if first is None:
+        return
+    try:
+        first.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ObjectRejectedError(
+            "not_json_lines",
+            "the object is not UTF-8 JSON Lines text: its first line is binary data "
+            "(compressed objects are not read; upload them uncompressed)",
+        ) from None
 
 
 def _uri(head: ObjectVersion) -> str:

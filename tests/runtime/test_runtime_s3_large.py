@@ -181,3 +181,12 @@ def test_an_upload_that_no_progress_document_knows_is_aborted(
     (outcome,) = flow.handle(s3_kit.event("input/small.jsonl"), context)["objects"]
     assert outcome["status"] == "processed"
     assert s3_kit.uploads() == []
+
+
+def test_a_binary_object_is_not_read_as_json_lines(flow: Any, s3_kit: Any, context: Any) -> None:
+    import gzip
+
+    s3_kit.put("input/packed.jsonl", gzip.compress(b'{"text": "hello"}\n' * 100))
+    (outcome,) = flow.handle(s3_kit.event("input/packed.jsonl"), context)["objects"]
+    assert outcome["status"] == "failed" and "not UTF-8 JSON Lines text" in outcome["error"]
+    assert s3_kit.json("output/packed.jsonl.error.json")["error"]["code"] == "not_json_lines"
