@@ -99,7 +99,7 @@ def run(
     model = InferenceModel(artifact, manifest, threads=1, batching=batching)
     records, max_words, window = corpus_spec.records, corpus_spec.max_words, corpus_spec.window
     corpus = mixed_length_corpus(evaluation_texts(), records, max_words)
-    lengths = [len(e.ids) for e in model._encode(corpus)]
+    lengths = model.token_counts(corpus)
     windows = [corpus[i : i + window] for i in range(0, len(corpus), window)]
 
     calls: dict[str, Callable[[list[str]], np.ndarray]] = {

@@ -84,6 +84,10 @@ class InferenceModel:
         """All ``texts`` as one batch in input order, padded to the longest (no grouping)."""
         return self._run_encodings(self._encode(texts))
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens each text becomes (after truncation)."""
+        return [len(e.ids) for e in self._encode(texts)]
+
     def run_tensors(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self._run(feeds)
 

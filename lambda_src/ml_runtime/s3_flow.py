@@ -265,7 +265,7 @@ class _ObjectRun:
         if now is None or now.etag != self.current.etag:
             raise ObjectChangedError(f"{self.current.uri} was overwritten or deleted meanwhile")
 
-    def _provenance(self) -> dict[str, str]:
+    def provenance(self) -> dict[str, str]:
         metadata = {"source-etag": self.current.etag, "model-sha256": self.model_sha256}
         if self.current.version_id:
             metadata["source-version-id"] = self.current.version_id
@@ -298,7 +298,7 @@ class _ObjectRun:
                     "inference_failed", "the model failed on this object; see the function's logs"
                 ) from None
         body = json.dumps(result).encode()
-        if not self._publish(self.keys.output, "application/json", body=body):
+        if not self.publish(self.keys.output, "application/json", body=body):
             return self._raced()
         return self._outcome(
             "processed", "processed", output=self._uri(self.keys.output), records=1
@@ -424,7 +424,7 @@ class _ObjectRun:
 
     # --- publishing ----------------------------------------------------------------
 
-    def _publish(
+    def publish(
         self,
         key: str,
         content_type: str,
@@ -451,7 +451,7 @@ class _ObjectRun:
                     key,
                     body or b"",
                     content_type=content_type,
-                    metadata=self._provenance(),
+                    metadata=self.provenance(),
                     expect=Expect.current(seen),
                 )
         except ConditionFailedError as lost:
@@ -481,7 +481,7 @@ class _ObjectRun:
             "model": self.service.model.manifest.name,
         }
         body = json.dumps(document, indent=1).encode()
-        if not self._publish(self.keys.error, "application/json", body=body):
+        if not self.publish(self.keys.error, "application/json", body=body):
             return self._raced()
         return self._outcome("failed", rejected.message, output=self._uri(self.keys.error))
 
@@ -531,13 +531,13 @@ class _ResultWriter:
     def finish(self) -> bool:
         """Publish the results; False when a racing duplicate published them first."""
         if self.progress.upload_id is None:
-            published = self.run._publish(
+            published = self.run.publish(
                 self.keys.output, "application/x-ndjson", body=bytes(self.buffer)
             )
         else:
             if self.buffer:
                 self._upload_part()
-            published = self.run._publish(
+            published = self.run.publish(
                 self.keys.output, "application/x-ndjson", upload=self.progress
             )
         if not published and self.progress.upload_id is not None:
@@ -558,7 +558,7 @@ class _ResultWriter:
                 self.keys.bucket,
                 self.keys.output,
                 content_type="application/x-ndjson",
-                metadata=self.run._provenance(),
+                metadata=self.run.provenance(),
             )
         etag = self.store.upload_part(
             self.keys.bucket, self.keys.output, progress.upload_id, number, bytes(self.buffer)
