@@ -188,3 +188,37 @@ def test_hundreds_of_thousands_of_records_in_bounded_memory(
         Bucket=bucket, Key="output/many.jsonl.out.jsonl", Range="bytes=-400"
     )["Body"].read()
     assert json.loads(tail.splitlines()[-1])["id"] == records - 1
+
+
+def test_refused_writes_duplicates_stale_events_and_a_batch_job_through_the_runtime(
+    text_artifact: Path, s3_env: dict[str, str], s3_kit: Any
+) -> None:
+    endpoint = s3_env["AWS_ENDPOINT_URL_S3"]
+    old = s3_kit.put("input/doc.jsonl", b'{"id": 1, "text": "cold starts"}')
+    new = s3_kit.put("input/doc.jsonl", b'{"id": 1, "text": "warm"}\n{"id": 2, "text": "hello"}')
+    refusing = function_config(text_artifact, s3_env, endpoint, OUTPUT_BUCKET="deleted-bucket")
+    with ExecutionEnvironment(refusing) as env:
+        failed = env.invoke(s3_kit.event("input/doc.jsonl", eTag=new))
+    assert failed.error_type == "S3CallError"
+    assert "NoSuchBucket" in failed.json()["errorMessage"]
+    assert s3_kit.keys("output/") == []
+
+    with ExecutionEnvironment(function_config(text_artifact, s3_env, endpoint)) as env:
+        answers = [
+            env.invoke(s3_kit.event("input/doc.jsonl", eTag=etag)).json()["objects"][0]["status"]
+            for etag in (new, new, old)
+        ]
+        job = {
+            "invocationSchemaVersion": "2.0",
+            "invocationId": "aW52b2NhdGlvbg",
+            "job": {"id": "job-1", "userArguments": {}},
+            "tasks": [
+                {"taskId": "t1", "s3Bucket": s3_kit.bucket, "s3Key": key, "s3VersionId": None}
+                for key in ("input/doc.jsonl", "input/absent.jsonl")
+            ],
+        }
+        batch = env.invoke(job).json()
+    assert answers == ["processed", "duplicate", "stale"]
+    assert s3_kit.metadata("output/doc.jsonl.out.jsonl")["source-etag"] == new
+    assert [r["resultCode"] for r in batch["results"]] == ["Succeeded", "PermanentFailure"]
+    assert batch["results"][1]["resultString"].startswith("no such object")
