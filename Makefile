@@ -9,11 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARTIFACT ?= artifacts/all-MiniLM-L6-v2
 DEMO_PAYLOAD ?= {"texts": ["Cold starts are the enemy of ML on Lambda.", "Provisioned concurrency keeps functions warm."]}
+# `make tune` / `make plan ENV=prod PLAN_TRAFFIC='--traffic-csv invocations.csv'`
+TUNE_REPORT ?= reports/tune-$(notdir $(ARTIFACT)).json
+ENV ?= prod
+PLAN_TRAFFIC ?= --profile business-hours
 
 # Debian packages the tests drive for real: an OCI registry, and tools to inspect images.
 SYSTEM_PACKAGES := docker-registry skopeo umoci
 
-.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-batch artifact clean
+.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load bench-batch artifact tune plan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +67,21 @@ bench-pipeline: setup
 
 bench-cold-start: setup artifact
 	$(BIN)/python -m local_lambda.bench_cold_start --artifact $(ARTIFACT) --report reports/bench-cold-start.json
+
+bench-load: setup artifact
+	$(BIN)/python -m local_lambda.bench_load --artifact $(ARTIFACT) --report reports/bench-load.json
+
+# Power tuning in the local Lambda (Lambda's CPU share and memory limit per size).
+tune: setup artifact
+	$(BIN)/local-lambda tune --artifact $(ARTIFACT) --payload '$(DEMO_PAYLOAD)' --report $(TUNE_REPORT)
+
+$(TUNE_REPORT): | $(STAMP) $(ARTIFACT)/manifest.json
+	$(BIN)/local-lambda tune --artifact $(ARTIFACT) --payload '$(DEMO_PAYLOAD)' --report $(TUNE_REPORT)
+
+# Capacity plan for ENV from a traffic profile and the tune report:
+# writes environments/$(ENV)/capacity.auto.tfvars.json.
+plan: setup $(TUNE_REPORT)
+	$(BIN)/capacity plan --env $(ENV) $(PLAN_TRAFFIC) --tune-report $(TUNE_REPORT) --artifact $(ARTIFACT)
 
 bench-batch: setup artifact
 	$(BIN)/python -m modelpack.bench_batch --artifact $(ARTIFACT) --report reports/bench-batch.json

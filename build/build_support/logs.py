@@ -1,8 +1,10 @@
 """Structured logging for the build tools.
 
-Every record is one line of JSON on stderr (``LOG_FORMAT=json``, the default when stderr
-is not a terminal) or a compact ``key=value`` line for people at a terminal. Extra fields
-go in ``extra={"fields": {...}}`` or through :func:`event`.
+Every record is one line of JSON on stderr (``LOG_FORMAT=json`` or a command's ``--json``,
+the default when stderr is not a terminal) or a compact ``key=value`` line for people at a
+terminal, printed through the shared ``rich`` console so that it scrolls above any progress
+bar instead of breaking it. Extra fields go in ``extra={"fields": {...}}`` or through
+:func:`event`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import sys
 import time
 from typing import Any
+
+from build_support import console
 
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__)
 
@@ -61,11 +65,31 @@ def _short(value: object) -> str:
     return text if " " not in text else json.dumps(text)
 
 
+class _ConsoleHandler(logging.Handler):
+    """Writes formatted records through the shared stderr console (above live progress)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            console.stderr().print(self.format(record), markup=False, highlight=False)
+        except Exception:  # a log line must never break the command
+            self.handleError(record)
+
+
 def configure(level: str | None = None, fmt: str | None = None) -> None:
     """Send all logs to stderr in the chosen format. Safe to call more than once."""
-    chosen_fmt = fmt or os.environ.get("LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if chosen_fmt == "json" else KeyValueFormatter())
+    forced = "json" if console.json_forced() else None
+    default = "text" if console.stderr().is_terminal else "json"
+    chosen_fmt = fmt or forced or os.environ.get("LOG_FORMAT") or default
+    handler: logging.Handler
+    if chosen_fmt == "json":
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    elif console.stderr().is_terminal:
+        handler = _ConsoleHandler()
+        handler.setFormatter(KeyValueFormatter())
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(KeyValueFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())

@@ -9,7 +9,6 @@ push it to the environment's ECR repository and write
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -22,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from build_support import console
 from build_support.atomic import write_json
 from build_support.logs import configure, event
 from build_support.progress import step
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None, project_root: Path | None = None) -> int
         )
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(summary, indent=2, sort_keys=True))
+    console.summary("push_image", None, summary)
     return 0
 
 

@@ -69,6 +69,21 @@ RUNTIME_POLICY = TrimPolicy(
         "numpy/f2py": "the Fortran wrapper generator, a build tool",
         "numpy/typing": "static typing helpers, imported by type checkers only",
         "numpy/_pyinstaller": "PyInstaller hooks, read only when freezing an application",
+        # Pillow: the runtime decodes JPEG, PNG and WebP only (ml_runtime.images imports
+        # just those plugins); text rendering, colour management, AVIF, Tk and morphology
+        # are never imported. PIL/_imagingmath stays: Image.open loads the GIF plugin,
+        # which imports it.
+        "PIL/_avif.*": "AVIF codec; AVIF is not an accepted image format",
+        "pillow.libs/libavif-*": "the AVIF codec's library",
+        "PIL/_imagingft.*": "FreeType text rendering (ImageFont)",
+        "pillow.libs/libfreetype-*": "FreeType, for ImageFont only",
+        "pillow.libs/libharfbuzz-*": "text shaping, for ImageFont only",
+        "pillow.libs/libbrotli*": "WOFF2 fonts, for FreeType only",
+        "pillow.libs/libpng16-*": "libpng, for FreeType only (Pillow decodes PNG itself)",
+        "PIL/_imagingcms.*": "ICC colour management (ImageCms); profiles are ignored",
+        "pillow.libs/liblcms2-*": "Little CMS, for ImageCms only",
+        "PIL/_imagingtk.*": "the Tk bridge (ImageTk)",
+        "PIL/_imagingmorph.*": "morphology (ImageMorph)",
         "*/tests": "packages' own test suites",
         "__pycache__": "pip's timestamp-checked bytecode; imagebuild.bytecode compiles the"
         " image's own for the function's Python",

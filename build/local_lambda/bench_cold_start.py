@@ -12,19 +12,14 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
-import platform
 import statistics
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from build_support import atomic, logs
-from build_support.machine import cpu_description
 from build_support.progress import step
 from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy
+from local_lambda import bench_report
 from local_lambda.deps_size import measure, pinned_extra
 from local_lambda.environment import (
     ExecutionEnvironment,
@@ -156,16 +151,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cold_start_definition": "runtime process start to first response (median)",
             "warm_latency_definition": "invocation handed to the runtime to its response",
         },
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": len(os.sched_getaffinity(0)),
-            **cpu_description(),
-        },
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": " ".join([Path(sys.executable).name, "-m", __spec__.name, *sys.argv[1:]])
-        if __spec__
-        else "",
+        "machine": bench_report.machine(),
+        **bench_report.provenance(__spec__.name if __spec__ else __name__),
     }
     report["targets_met"] = {
         "cold_start_speedup": report["cold_start_speedup"] >= TARGETS["cold_start_speedup_min"],
@@ -227,29 +214,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warm_requests < 1:
         parser.error("--runs and --warm-requests must be at least 1")
-    logs.configure()
-    try:
-        report = run(args)
-    except BenchmarkError as exc:
-        logs.event(logger, "benchmark failed", level=logging.ERROR, error=str(exc))
-        return 1
-    atomic.write_json(args.report, report)
-    logs.event(
+    return bench_report.run_and_write(
         logger,
-        "benchmark written",
-        report=str(args.report),
-        **{
-            k: report[k]
-            for k in (
-                "cold_start_speedup",
-                "naive_cold_start_ms",
-                "optimized_cold_start_ms",
-                "peak_rss_ratio",
-                "runtime_deps_mb_arm64",
-            )
-        },
+        run,
+        args,
+        report_path=args.report,
+        headline=(
+            "cold_start_speedup",
+            "naive_cold_start_ms",
+            "optimized_cold_start_ms",
+            "peak_rss_ratio",
+            "runtime_deps_mb_arm64",
+        ),
+        failure=BenchmarkError,
     )
-    return 0
 
 
 def _json_arg(text: str) -> Any:

@@ -9,6 +9,7 @@ first poll for work, a cold start is process start to the first response.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -23,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from local_lambda import cgroups
 from local_lambda.runtime_api import Invocation, RuntimeApiServer
 
 ACCOUNT_ID = "123456789012"
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
 
 
 class EnvironmentFailedError(RuntimeError):
@@ -45,6 +48,9 @@ class FunctionConfig:
     region: str = "us-east-1"
     environment: Mapping[str, str] = field(default_factory=dict)
     python: str = sys.executable
+    # Lambda's CPU share (memory / 1,769 vCPU) and a memory limit of memory_mb, with
+    # cgroups where this machine lets us write them (see local_lambda.cgroups).
+    limit_resources: bool = True
 
     @property
     def function_arn(self) -> str:
@@ -122,6 +128,7 @@ class ExecutionEnvironment:
         self.logs = logs
         self.server = RuntimeApiServer()
         self.process: subprocess.Popen[bytes] | None = None
+        self.cgroup: cgroups.EnvironmentCgroup | None = None
         self.started_at = 0.0
         self.invocations = 0
 
@@ -136,9 +143,14 @@ class ExecutionEnvironment:
         """Spawn the runtime process; init runs concurrently with whatever comes next."""
         self.server.start()
         env = lambda_environment(self.config, self.server.address)
+        argv = [self.config.python, "-m", "awslambdaric", self.config.handler]
+        if self.config.limit_resources:
+            self.cgroup = cgroups.for_environment(self.config.memory_mb)
+            if self.cgroup is not None:
+                argv = self.cgroup.wrap(argv)
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [self.config.python, "-m", "awslambdaric", self.config.handler],
+            argv,
             cwd=self.config.task_root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -163,8 +175,7 @@ class ExecutionEnvironment:
         state = self.server.state
         while not state.ready.wait(0.05):
             if not self.alive:
-                code = self._exit_code()
-                raise EnvironmentFailedError(f"runtime exited during init (code {code})")
+                raise EnvironmentFailedError(f"runtime exited during init: {self._exit_reason()}")
             if time.monotonic() > deadline:
                 self.stop()
                 limit = self.config.init_timeout_s
@@ -174,12 +185,21 @@ class ExecutionEnvironment:
             detail = error.body.decode(errors="replace")
             raise EnvironmentFailedError(f"init failed: {error.error_type}: {detail}")
 
-    def invoke(self, payload: bytes | Any) -> InvocationResult:
-        """Send one event and wait for its answer (or the function's timeout)."""
+    @property
+    def init_failed(self) -> bool:
+        """Init posted an error: this environment will never serve (Lambda starts a new one)."""
+        return self.server.state.init_error is not None
+
+    def invoke(self, payload: bytes | Any, request_id: str | None = None) -> InvocationResult:
+        """Send one event and wait for its answer (or the function's timeout).
+
+        ``request_id``: the id to give this invocation (so a caller can put the same id in
+        the event and its own logs), else a new one.
+        """
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         cold = self.invocations == 0
         self.invocations += 1
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         deadline_ms = int((time.time() + self.config.timeout_s) * 1000)
         invocation = Invocation(request_id, data, deadline_ms, self.config.function_arn)
         state = self.server.state
@@ -193,8 +213,7 @@ class ExecutionEnvironment:
                     invocation, cold, state.init_error.error_type, state.init_error.body
                 )
             if not self.alive:
-                message = f"runtime exited with code {self._exit_code()}"
-                return self._result(invocation, cold, "Runtime.ExitError", _error_body(message))
+                return self._exited(invocation, cold)
             if time.monotonic() > limit:
                 self.stop()
                 message = f"Task timed out after {self.config.timeout_s:.2f} seconds"
@@ -217,14 +236,52 @@ class ExecutionEnvironment:
         return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
     def stop(self) -> None:
+        if self.started_at == 0.0:  # never started: no server thread to wait for
+            self.server.server_close()
+            return
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.server.stop()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     def _exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+    @property
+    def out_of_memory(self) -> bool:
+        """The kernel killed the runtime for exceeding the memory size."""
+        if self.cgroup is None:
+            return False
+        try:
+            return self.cgroup.oom_kills() > 0
+        except cgroups.CgroupError:  # already removed: the environment was stopped
+            return False
+
+    def _exit_reason(self) -> str:
+        code = self._exit_code()
+        if self.out_of_memory:
+            return f"{OUT_OF_MEMORY}: more than {self.config.memory_mb} MB used"
+        if code == cgroups.JOIN_FAILED_EXIT and self.cgroup is not None:
+            return f"could not join its cgroup {self.cgroup.cpu_dir}"
+        return f"code {code}"
+
+    def _exited(self, invocation: Invocation, cold: bool) -> InvocationResult:
+        """The runtime died mid-invocation: out of memory, or another exit, as Lambda says it."""
+        if self.out_of_memory:
+            # Lambda's wording: the runtime was SIGKILLed at the memory limit, and the REPORT
+            # line's Max Memory Used equals the memory size.
+            message = (
+                f"RequestId: {invocation.request_id} "
+                "Error: Runtime exited with error: signal: killed"
+            )
+            body = json.dumps({"errorMessage": message, "errorType": OUT_OF_MEMORY}).encode()
+            result = self._result(invocation, cold, OUT_OF_MEMORY, body)
+            return dataclasses.replace(result, max_memory_used_mb=float(self.config.memory_mb))
+        message = f"runtime exited with code {self._exit_code()}"
+        return self._result(invocation, cold, "Runtime.ExitError", _error_body(message))
 
     def _result(
         self, invocation: Invocation, cold: bool, error_type: str | None, body: bytes

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import logging
 import os
 import platform
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from build_support import console
 from build_support.atomic import write_json
 from build_support.logs import configure, event
 from build_support.machine import cpu_description
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     configure()
     result = run(args.report, args.short_runs, args.batch_runs, args.keep_artifact)
     summary = {k: v for k, v in result.items() if k not in ("cases", "tool_versions", "machine")}
-    print(json.dumps(summary, indent=2))
+    console.summary("bench-pipeline", None, summary)
     return 0
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
+from build_support import console
 from build_support.logs import configure
 from build_support.progress import step
 from modelpack.errors import ModelpackError
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "size_bytes": manifest["size_bytes"],
         "latency_ms": manifest["latency_ms"],
     }
-    print(json.dumps(summary, indent=2))
+    console.summary("modelpack build", None, summary)
     return 0
 
 

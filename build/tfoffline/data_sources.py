@@ -123,6 +123,25 @@ def _availability_zones(config: dict[str, Any], settings: ProviderSettings) -> d
     }
 
 
+def _subnet(config: dict[str, Any], settings: ProviderSettings) -> dict[str, Any]:
+    """A subnet in one of the three zones of ``_availability_zones``, chosen by its id.
+
+    The zone follows from the id's last hexadecimal digit (0, 3, 6, 9, c, f: zone a; 1, 4,
+    7, a, d: zone b; the others: zone c), so a test can pick subnets that share a zone or
+    not; an id without a hex digit at its end lands in zone a.
+    """
+    subnet_id = str(config.get("id") or "subnet-0")
+    last = subnet_id[-1:].lower()
+    index = int(last, 16) % 3 if last and last in "0123456789abcdef" else 0
+    zones = _availability_zones({}, settings)
+    return {
+        **config,
+        "id": subnet_id,
+        "availability_zone": config.get("availability_zone") or zones["names"][index],
+        "availability_zone_id": config.get("availability_zone_id") or zones["zone_ids"][index],
+    }
+
+
 def _policy_document(config: dict[str, Any], settings: ProviderSettings) -> dict[str, Any]:
     pretty, minified = render(config)
     # The provider's id is the CRC-32 of the rendered JSON (SDK's HashString).
@@ -139,6 +158,7 @@ _KNOWN: dict[str, Callable[[dict[str, Any], ProviderSettings], dict[str, Any]]] 
     "aws_region": _region,
     "aws_partition": _partition,
     "aws_availability_zones": _availability_zones,
+    "aws_subnet": _subnet,
     "aws_iam_policy_document": _policy_document,
 }
 

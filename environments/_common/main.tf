@@ -1,5 +1,11 @@
 # The same root configuration in every environment; terraform.tfvars holds the
-# environment's choices and image.auto.tfvars.json the image to deploy.
+# environment's choices, capacity.auto.tfvars.json (when present) the capacity plan's
+# and image.auto.tfvars.json the image to deploy.
+
+locals {
+  # The capacity plan's forecast wins over the hand-written amount.
+  budget = merge(var.budget, var.budget_monthly_usd == null ? {} : { monthly_usd = var.budget_monthly_usd })
+}
 
 module "inference" {
   source = "../../modules/ml_inference"
@@ -17,6 +23,12 @@ module "inference" {
   log_retention_days             = var.log_retention_days
   tracing_mode                   = var.tracing_mode
   reserved_concurrent_executions = var.reserved_concurrent_executions
+  snap_start                     = var.snap_start
+  application_log_level          = var.application_log_level
+  system_log_level               = var.system_log_level
+  on_failure_destination_arn     = var.on_failure_destination_arn
+  async_invocation               = var.async_invocation
+  batch_operations               = var.batch_operations
 
   enable_provisioned_concurrency  = var.enable_provisioned_concurrency
   provisioned_concurrency         = var.provisioned_concurrency
@@ -28,7 +40,8 @@ module "inference" {
   efs                             = var.efs
   enable_alarms                   = var.enable_alarms
   enable_budget                   = var.enable_budget
-  budget                          = var.budget
+  budget                          = local.budget
+  alerts                          = var.alerts
   alarm_settings                  = var.alarm_settings
 
   # Which model the published version serves, visible in the console and the API.

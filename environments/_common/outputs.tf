@@ -32,3 +32,18 @@ output "model_sha256" {
   description = "sha256 of the deployed model file."
   value       = var.model_sha256
 }
+
+output "batch_operations_role_arn" {
+  description = "Role for S3 Batch Operations jobs that invoke the function (--role-arn of aws s3control create-job), or null."
+  value       = module.inference.batch_operations_role_arn
+}
+
+output "alarm_subscriptions" {
+  description = "Endpoints subscribed to the alerts topic."
+  value       = module.inference.alarm_subscriptions
+}
+
+output "capacity_sources" {
+  description = "Where the capacity values came from, as capacity.auto.tfvars.json recorded it (empty without one)."
+  value       = var.capacity_sources
+}

@@ -66,22 +66,56 @@ variable "model_sha256" {
 
 # ---- This environment's choices (terraform.tfvars) -------------------------------------
 
+# memory_size, timeout, enable_provisioned_concurrency and provisioned_concurrency may
+# also come from capacity.auto.tfvars.json (written by `capacity plan`), which Terraform
+# loads after terraform.tfvars: a variable set in both takes the capacity file's whole
+# value (objects are replaced, not merged). See environments/README.md.
+
 variable "memory_size" {
   description = "Memory in MB (128-10240)."
   type        = number
   default     = 2048
+
+  # Checked here too, so a bad capacity file fails with a message naming the root variable.
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB from 128 to 10240 (check terraform.tfvars and capacity.auto.tfvars.json)."
+  }
 }
 
 variable "timeout" {
   description = "Timeout in seconds (1-900)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds from 1 to 900 (check terraform.tfvars and capacity.auto.tfvars.json)."
+  }
 }
 
 variable "ephemeral_storage_size" {
   description = "Size of /tmp in MB (512-10240)."
   type        = number
   default     = 512
+}
+
+variable "snap_start" {
+  description = "Lambda SnapStart on published versions. Not with provisioned concurrency, EFS or ephemeral storage above 512 MB (refused at plan); see environments/README.md for when to choose it."
+  type        = bool
+  default     = false
+}
+
+variable "application_log_level" {
+  description = "Lowest level of the function's JSON log lines that Lambda keeps (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "system_log_level" {
+  description = "Lowest level of Lambda's platform log lines that are kept (DEBUG, INFO, WARN)."
+  type        = string
+  default     = "INFO"
 }
 
 variable "log_retention_days" {
@@ -165,6 +199,34 @@ variable "s3_batch" {
   default = {}
 }
 
+variable "on_failure_destination_arn" {
+  description = "SQS queue or SNS topic ARN that receives S3 events that failed every retry. null: none."
+  type        = string
+  default     = null
+}
+
+variable "async_invocation" {
+  description = "Retries (0-2) and maximum event age (60-21600 s) of asynchronous invocations (S3 events)."
+  type = object({
+    maximum_retry_attempts    = optional(number, 2)
+    maximum_event_age_seconds = optional(number, 21600)
+  })
+  default = {}
+}
+
+variable "batch_operations" {
+  description = "Role for S3 Batch Operations jobs that invoke the function: manifest_bucket, manifest_prefix, report_bucket, report_prefix, optional input_bucket and input_prefix. Needs enable_s3_batch. null: none."
+  type = object({
+    manifest_bucket = string
+    manifest_prefix = optional(string, "")
+    report_bucket   = string
+    report_prefix   = optional(string, "")
+    input_bucket    = optional(string)
+    input_prefix    = optional(string, "")
+  })
+  default = null
+}
+
 variable "enable_efs" {
   description = "Mount an EFS model store (puts the function in a VPC)."
   type        = bool
@@ -172,12 +234,13 @@ variable "enable_efs" {
 }
 
 variable "efs" {
-  description = "EFS settings: vpc_id, subnet_ids, throughput_mode, local_mount_path."
+  description = "EFS settings: vpc_id, subnet_ids (mount targets, one per zone), function_subnet_ids (default subnet_ids), throughput_mode, local_mount_path."
   type = object({
-    vpc_id           = optional(string)
-    subnet_ids       = optional(list(string), [])
-    throughput_mode  = optional(string, "elastic")
-    local_mount_path = optional(string, "/mnt/models")
+    vpc_id              = optional(string)
+    subnet_ids          = optional(list(string), [])
+    function_subnet_ids = optional(list(string), [])
+    throughput_mode     = optional(string, "elastic")
+    local_mount_path    = optional(string, "/mnt/models")
   })
   default = {}
 }
@@ -195,16 +258,48 @@ variable "enable_budget" {
 }
 
 variable "budget" {
-  description = "Budget: monthly_usd, notification_emails, cost_filter_tag (defaults to Project = name)."
+  description = "Budget: monthly_usd (budget_monthly_usd wins when set), notification_emails, cost_filter_tag (defaults to Project = name), activate_cost_allocation_tag (default true), actual and forecast thresholds."
   type = object({
-    monthly_usd         = optional(number, 10)
-    notification_emails = optional(list(string), [])
+    monthly_usd                  = optional(number, 10)
+    notification_emails          = optional(list(string), [])
+    activate_cost_allocation_tag = optional(bool, true)
+    actual_thresholds_percent    = optional(list(number), [50, 80, 100])
+    forecast_thresholds_percent  = optional(list(number), [100])
     cost_filter_tag = optional(object({
       key   = string
       value = string
     }))
   })
   default = {}
+}
+
+variable "alerts" {
+  description = "Who receives the alarms: emails, https_endpoints (subscribed to the alerts topic), topic_arns (existing topics). enable_alarms needs at least one."
+  type = object({
+    emails          = optional(list(string), [])
+    https_endpoints = optional(list(string), [])
+    topic_arns      = optional(list(string), [])
+  })
+  default = {}
+}
+
+# ---- Written by `capacity plan` into capacity.auto.tfvars.json --------------------------
+
+variable "budget_monthly_usd" {
+  description = "The budget's monthly amount in USD from the capacity plan's forecast; when set it wins over budget.monthly_usd. null: budget.monthly_usd."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.budget_monthly_usd == null || try(var.budget_monthly_usd > 0, false)
+    error_message = "budget_monthly_usd must be null or an amount in USD greater than 0 (check capacity.auto.tfvars.json)."
+  }
+}
+
+variable "capacity_sources" {
+  description = "Where each capacity value came from (tune report, traffic profile, objective), as the capacity plan recorded it. Informational: reported as the output capacity_sources, never applied to a resource."
+  type        = map(string)
+  default     = {}
 }
 
 variable "alarm_settings" {

@@ -1,5 +1,7 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.11: use_lockfile (S3-native state locking) is generally available from 1.11, and the
+  # modules' validations compare variables with each other (1.9 and later).
+  required_version = ">= 1.11"
 
   required_providers {
     aws = {

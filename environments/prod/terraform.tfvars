@@ -38,6 +38,12 @@ provisioned_concurrency = {
 }
 
 enable_alarms = true
+# Subscribed to the alerts topic: on-call e-mail and the incident tool's webhook (both
+# confirm their subscription once).
+alerts = {
+  emails          = ["ml-platform-oncall@example.com"]
+  https_endpoints = ["https://alerts.example.com/hooks/ml-inference-prod"]
+}
 alarm_settings = {
   period_seconds     = 60
   evaluation_periods = 3

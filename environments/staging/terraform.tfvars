@@ -36,6 +36,10 @@ provisioned_concurrency = {
 enable_function_url = true
 
 enable_alarms = true
+alerts = {
+  emails = ["ml-platform-staging@example.com"]
+}
+
 enable_budget = true
 budget = {
   monthly_usd         = 60

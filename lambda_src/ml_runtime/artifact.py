@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -45,6 +45,9 @@ class Manifest:
     outputs: tuple[TensorSpec, ...]
     # ONNX Runtime graph optimisers the build measured the model without.
     disabled_optimizers: tuple[str, ...] = ()
+    # The whole manifest as read: a task module parses its own blocks from it (labels,
+    # classification, preprocess), so this module need not know every task.
+    fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, data: Any) -> Manifest:
@@ -69,6 +72,7 @@ class Manifest:
                 inputs=_specs(_field(data, "inputs", list), "inputs"),
                 outputs=_specs(_field(data, "outputs", list), "outputs"),
                 disabled_optimizers=_disabled_optimizers(data.get("session", {})),
+                fields=data,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"manifest.json is malformed: {exc!r}") from None

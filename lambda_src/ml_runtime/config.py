@@ -28,6 +28,10 @@ class Limits:
     max_tensor_elements: int = 1_048_576
     # Objects a task reads whole (images); JSON Lines objects are streamed, any size.
     max_object_bytes: int = 64 * MIB
+    # Images (image-classification models): the file's bytes, and its width x height,
+    # checked before any pixel is decoded (the same defaults as ml_runtime.images).
+    max_image_bytes: int = 4 * MIB
+    max_image_pixels: int = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class RuntimeConfig:
                 env, "MAX_TENSOR_ELEMENTS", Limits.max_tensor_elements
             ),
             max_object_bytes=_positive_int(env, "MAX_OBJECT_BYTES", Limits.max_object_bytes),
+            max_image_bytes=_positive_int(env, "MAX_IMAGE_BYTES", Limits.max_image_bytes),
+            max_image_pixels=_positive_int(env, "MAX_IMAGE_PIXELS", Limits.max_image_pixels),
         )
         batching = TextBatching(
             max_records=_positive_int(env, "S3_BATCH_SIZE", TextBatching.max_records),

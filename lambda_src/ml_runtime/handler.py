@@ -14,8 +14,10 @@ from typing import Any  # noqa: E402
 
 from ml_runtime.bootstrap import initialise  # noqa: E402
 from ml_runtime.observability import logger, metrics  # noqa: E402
+from ml_runtime.snapstart import register_hooks  # noqa: E402
 
 FUNCTION = initialise(_STARTED)
+register_hooks(FUNCTION.service.located)  # SnapStart: renew what a snapshot would share
 
 
 @logger.inject_lambda_context(clear_state=True)

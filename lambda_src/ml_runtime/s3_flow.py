@@ -197,7 +197,9 @@ class _ObjectRun:
         stale = self._stale_reason()
         if stale is not None:
             return self._outcome("stale", stale)
-        self.keys = self.layout.keys_for(request.bucket, request.key, self.task.object_format)
+        # A task may read both kinds of object (images whole, JSON Lines of base64 images).
+        self.format = self.task.object_format_for(request.key)
+        self.keys = self.layout.keys_for(request.bucket, request.key, self.format)
         self.result_head = self.store.head(self.keys.bucket, self.keys.output)
         self.error_head = self.store.head(self.keys.bucket, self.keys.error)
         newer = self._newer_event_recorded()
@@ -205,7 +207,7 @@ class _ObjectRun:
             return self._outcome("stale", newer)
         for head in (self.result_head, self.error_head):
             if head is not None and self._made_from_current(head):
-                if self.task.object_format == "jsonl":
+                if self.format == "jsonl":
                     self._progress().discard_all()  # leftovers of a racing duplicate
                 return self._outcome(
                     "duplicate",
@@ -215,13 +217,13 @@ class _ObjectRun:
         try:
             return self._process_current()
         except ObjectChangedError as changed:
-            if self.task.object_format == "jsonl":
+            if self.format == "jsonl":
                 self._progress().discard_own()
             return self._outcome("stale", f"{changed}; its newer version is processed on its own")
 
     def _process_current(self) -> ObjectOutcome:
         try:
-            if self.task.object_format == "binary":
+            if self.format == "binary":
                 return self._run_binary()
             return self._run_jsonl()
         except ObjectRejectedError as rejected:
@@ -467,7 +469,7 @@ class _ObjectRun:
         return True
 
     def _publish_error(self, rejected: ObjectRejectedError) -> ObjectOutcome:
-        if self.task.object_format == "jsonl":
+        if self.format == "jsonl":
             self._progress().discard_all()
         document = {
             "error": {"code": rejected.code, "message": rejected.message},

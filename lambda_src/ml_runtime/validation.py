@@ -6,6 +6,8 @@ response must always serialise, whatever bytes came in.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,10 +36,15 @@ def require_object(payload: object, what: str = "request body") -> dict[str, Any
     return payload
 
 
-def parse_texts(payload: object, limits: Limits) -> list[str]:
-    """``{"texts": [str, ...]}`` -> the texts, within the limits."""
+def parse_texts(
+    payload: object, limits: Limits, options: frozenset[str] = frozenset()
+) -> list[str]:
+    """``{"texts": [str, ...]}`` -> the texts, within the limits.
+
+    ``options`` names the other fields the task reads itself (a classifier's ``top_k``).
+    """
     body = require_object(payload)
-    _no_unknown_fields(body, {"texts"})
+    _no_unknown_fields(body, {"texts", *options})
     texts = body.get("texts")
     if not isinstance(texts, list):
         raise RequestError(
@@ -53,6 +60,57 @@ def parse_texts(payload: object, limits: Limits) -> list[str]:
     for index, text in enumerate(texts):
         check_text(text, f"texts[{index}]", limits)
     return texts
+
+
+def parse_images(
+    payload: object, limits: Limits, options: frozenset[str] = frozenset()
+) -> list[tuple[bytes, str | None]]:
+    """``{"images": ["<base64>", ...]}`` -> each image's bytes and declared media type.
+
+    An item may be a data URL (``data:image/png;base64,...``, what browsers produce); its
+    media type is then the declared one. Decoding the image itself is the task's job.
+    """
+    body = require_object(payload)
+    _no_unknown_fields(body, {"images", *options})
+    images = body.get("images")
+    if not isinstance(images, list):
+        raise RequestError(
+            f'field "images" must be a list of base64 strings, got {_json_type(images)}; '
+            'send {"images": ["<base64 of a JPEG, PNG or WebP file>"]}'
+        )
+    if not images:
+        raise RequestError('field "images" is empty; send at least one image')
+    if len(images) > limits.max_records:
+        raise RequestError(
+            f'field "images" holds {len(images)} items; at most {limits.max_records} per request'
+        )
+    return [check_base64_image(item, f"images[{i}]", limits) for i, item in enumerate(images)]
+
+
+def check_base64_image(value: object, label: str, limits: Limits) -> tuple[bytes, str | None]:
+    """One base64 (or data URL) string -> the image bytes and declared media type."""
+    if not isinstance(value, str):
+        raise RequestError(f"{label} must be a base64 string, got {_json_type(value)}")
+    media_type = None
+    if value.startswith("data:"):
+        header, sep, value = value.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise RequestError(
+                f"{label} is a data URL but not a base64 one (data:<type>;base64,...)"
+            )
+        media_type = header[len("data:") : -len(";base64")] or None
+    # Base64 holds 3 bytes per 4 characters: refuse oversized input before decoding it.
+    if len(value) > (limits.max_image_bytes + 2) // 3 * 4 + 4:
+        raise RequestError(
+            f"{label} holds more than {limits.max_image_bytes} bytes (MAX_IMAGE_BYTES)",
+            status=413,
+            code="image_too_large",
+        )
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError(f"{label} is not valid base64") from None
+    return data, media_type
 
 
 def check_text(text: object, label: str, limits: Limits) -> str:

@@ -10,6 +10,13 @@ locals {
   alarms_enabled = var.function_name != null
   alias_resource = "${coalesce(var.function_name, "none")}:${var.alias_name}"
 
+  # Alarms notify the module's topic and any existing topics the caller names.
+  alarm_action_arns = concat([aws_sns_topic.alerts.arn], var.alarm_topic_arns)
+  subscriptions = merge(
+    { for e in var.alarm_emails : "email:${e}" => { protocol = "email", endpoint = e } },
+    { for u in var.alarm_https_endpoints : "https:${u}" => { protocol = "https", endpoint = u } },
+  )
+
   notifications = concat(
     [for t in var.actual_thresholds_percent : { type = "ACTUAL", threshold = t }],
     [for t in var.forecast_thresholds_percent : { type = "FORECASTED", threshold = t }],
@@ -68,9 +75,31 @@ data "aws_iam_policy_document" "alerts" {
   }
 }
 
+# People and tools that receive what reaches the topic (alarms and budget notifications).
+# E-mail and HTTPS subscriptions stay "pending confirmation" until the endpoint confirms
+# the message SNS sends it.
+resource "aws_sns_topic_subscription" "alerts" {
+  for_each = local.subscriptions
+
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = each.value.protocol
+  endpoint  = each.value.endpoint
+}
+
 resource "aws_sns_topic_policy" "alerts" {
   arn    = aws_sns_topic.alerts.arn
   policy = data.aws_iam_policy_document.alerts.json
+}
+
+# A budget filtered on a user-defined tag reads $0 until that tag key is activated for
+# cost allocation (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html).
+# The key is account-wide: destroying this resource deactivates it for every root that
+# relies on it, and only the management account of an organization may activate it.
+resource "aws_ce_cost_allocation_tag" "filter" {
+  count = var.create_budget && var.cost_filter_tag != null && var.activate_cost_allocation_tag ? 1 : 0
+
+  tag_key = var.cost_filter_tag.key
+  status  = "Active"
 }
 
 resource "aws_budgets_budget" "cost" {
@@ -182,7 +211,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
+  alarm_actions       = local.alarm_action_arns
+  ok_actions          = local.alarm_action_arns
   tags                = var.tags
 }

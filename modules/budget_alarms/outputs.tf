@@ -17,3 +17,13 @@ output "topic_policy_json" {
   description = "Policy of the alerts topic (Budgets and CloudWatch may publish)."
   value       = data.aws_iam_policy_document.alerts.json
 }
+
+output "alarm_subscriptions" {
+  description = "Endpoints subscribed to the alerts topic (protocol:endpoint)."
+  value       = keys(local.subscriptions)
+}
+
+output "cost_allocation_tag_key" {
+  description = "Tag key this module activates for cost allocation, or null."
+  value       = try(aws_ce_cost_allocation_tag.filter[0].tag_key, null)
+}

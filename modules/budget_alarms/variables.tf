@@ -69,6 +69,12 @@ variable "forecast_thresholds_percent" {
     condition     = alltrue([for t in var.forecast_thresholds_percent : t > 0 && t <= 1000]) && length(distinct(var.forecast_thresholds_percent)) == length(var.forecast_thresholds_percent)
     error_message = "forecast_thresholds_percent must hold distinct percentages above 0 and at most 1000, e.g. [100]."
   }
+
+  # "A budget can have up to ten notifications": https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_budgets_Notification.html
+  validation {
+    condition     = length(var.actual_thresholds_percent) + length(var.forecast_thresholds_percent) <= 10
+    error_message = "A budget takes at most 10 notifications: actual_thresholds_percent and forecast_thresholds_percent together hold more. Drop some thresholds."
+  }
 }
 
 variable "notification_emails" {
@@ -79,6 +85,45 @@ variable "notification_emails" {
   validation {
     condition     = length(var.notification_emails) <= 10 && alltrue([for e in var.notification_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
     error_message = "notification_emails must hold at most 10 e-mail addresses like ops@example.com."
+  }
+}
+
+variable "activate_cost_allocation_tag" {
+  description = "Activate cost_filter_tag's key as a cost-allocation tag (aws_ce_cost_allocation_tag), without which the budget reads $0. Set false where tags are activated centrally (an organization's management account) or by another root: the key is account-wide and destroying the resource deactivates it. AWS may take up to 24 hours after a key first appears on a resource before it can be activated."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alerts topic (alarms and budget notifications). Each must confirm the subscription e-mail SNS sends."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))]) && length(distinct(var.alarm_emails)) == length(var.alarm_emails)
+    error_message = "alarm_emails must hold distinct e-mail addresses like oncall@example.com."
+  }
+}
+
+variable "alarm_https_endpoints" {
+  description = "HTTPS endpoints (incident tooling webhooks) subscribed to the alerts topic. Each must confirm the subscription (SNS posts a SubscriptionConfirmation message)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for u in var.alarm_https_endpoints : can(regex("^https://[^\\s/]+(/\\S*)?$", u))]) && length(distinct(var.alarm_https_endpoints)) == length(var.alarm_https_endpoints)
+    error_message = "alarm_https_endpoints must hold distinct https:// URLs (plain http is refused: alerts would travel unencrypted)."
+  }
+}
+
+variable "alarm_topic_arns" {
+  description = "Existing SNS topics the alarms also notify (alarm and OK actions), e.g. an on-call team's topic. Budget notifications go to this module's topic and notification_emails only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.alarm_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", a))])
+    error_message = "alarm_topic_arns must hold SNS topic ARNs like arn:aws:sns:eu-west-1:123456789012:oncall."
   }
 }
 

@@ -27,33 +27,57 @@ resource "aws_ecr_repository" "this" {
   tags = var.tags
 }
 
+# Which images expire. Lambda versions reference their image by digest, and an older
+# version can only be rolled back to while its image exists. ECR never lets a rule expire
+# an image that a higher-priority rule selected
+# (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html), so:
+# 1. untagged images (never a deploy: every push is tagged ENV-<digest>) expire after days;
+# 2. images with a protected tag prefix (release-… by default: push with --tag release-N
+#    what you may roll back to) are kept, up to protected_images_kept of them;
+# 3. of all other images the newest keep_last_images stay.
+locals {
+  untagged_rule = {
+    rulePriority = 1
+    description  = "Expire untagged images after ${var.untagged_expire_days} day(s)"
+    selection = {
+      tagStatus   = "untagged"
+      countType   = "sinceImagePushed"
+      countUnit   = "days"
+      countNumber = var.untagged_expire_days
+    }
+    action = { type = "expire" }
+  }
+  protected_rules = [
+    for index, prefix in var.protected_tag_prefixes : {
+      rulePriority = 2 + index
+      description  = "Keep up to ${var.protected_images_kept} images tagged ${prefix}* (rollback targets)"
+      selection = {
+        tagStatus     = "tagged"
+        tagPrefixList = [prefix]
+        countType     = "imageCountMoreThan"
+        countNumber   = var.protected_images_kept
+      }
+      action = { type = "expire" }
+    }
+  ]
+  # A rule on tagStatus "any" must have the highest priority (evaluated last).
+  any_rule = {
+    rulePriority = 2 + length(var.protected_tag_prefixes)
+    description  = "Keep the last ${var.keep_last_images} images that no earlier rule selected"
+    selection = {
+      tagStatus   = "any"
+      countType   = "imageCountMoreThan"
+      countNumber = var.keep_last_images
+    }
+    action = { type = "expire" }
+  }
+}
+
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
 
   policy = jsonencode({
-    rules = [
-      {
-        rulePriority = 1
-        description  = "Expire untagged images after ${var.untagged_expire_days} day(s)"
-        selection = {
-          tagStatus   = "untagged"
-          countType   = "sinceImagePushed"
-          countUnit   = "days"
-          countNumber = var.untagged_expire_days
-        }
-        action = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Keep the last ${var.keep_last_images} tagged images"
-        selection = {
-          tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = var.keep_last_images
-        }
-        action = { type = "expire" }
-      },
-    ]
+    rules = concat([local.untagged_rule], local.protected_rules, [local.any_rule])
   })
 }
 

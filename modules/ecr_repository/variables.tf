@@ -20,19 +20,41 @@ variable "kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", var.kms_key_arn))
-    error_message = "kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid>."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$", var.kms_key_arn))
+    error_message = "kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid> (or key/mrk-<32 hex> for a multi-Region key)."
   }
 }
 
 variable "keep_last_images" {
-  description = "How many tagged images the lifecycle policy keeps (older ones expire). Keep enough to roll back."
+  description = "How many images without a protected tag prefix the lifecycle policy keeps (older ones expire). Each deploy pushes one image, so this is also how many past versions can be rolled back to without a release tag."
   type        = number
   default     = 10
 
   validation {
     condition     = var.keep_last_images >= 1 && var.keep_last_images <= 1000 && floor(var.keep_last_images) == var.keep_last_images
     error_message = "keep_last_images must be a whole number from 1 to 1000."
+  }
+}
+
+variable "protected_tag_prefixes" {
+  description = "Tag prefixes whose images the lifecycle policy keeps (up to protected_images_kept each): tag what you may roll back to, e.g. `python build/push_image.py --env prod --tag release-42`."
+  type        = list(string)
+  default     = ["release-"]
+
+  validation {
+    condition     = length(var.protected_tag_prefixes) <= 10 && length(distinct(var.protected_tag_prefixes)) == length(var.protected_tag_prefixes) && alltrue([for p in var.protected_tag_prefixes : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", p))])
+    error_message = "protected_tag_prefixes must hold at most 10 distinct tag prefixes of letters, digits, '_', '.' and '-' (not starting with '.' or '-'), e.g. [\"release-\"]."
+  }
+}
+
+variable "protected_images_kept" {
+  description = "How many images of each protected tag prefix the lifecycle policy keeps (the newest)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.protected_images_kept >= 1 && var.protected_images_kept <= 10000 && floor(var.protected_images_kept) == var.protected_images_kept
+    error_message = "protected_images_kept must be a whole number from 1 to 10000."
   }
 }
 

@@ -125,10 +125,34 @@ resource "aws_vpc_security_group_egress_rule" "function_https" {
   cidr_ipv4         = "0.0.0.0/0"
 }
 
+# EFS allows one mount target per Availability Zone: a second subnet of the same zone
+# fails at apply (https://docs.aws.amazon.com/efs/latest/ug/manage-fs-access-create-delete-mount-targets.html).
+# The subnets are looked up so the plan can say so first.
+data "aws_subnet" "mount_target" {
+  for_each = toset(var.subnet_ids)
+
+  id = each.value
+}
+
+locals {
+  mount_target_zones = { for id, subnet in data.aws_subnet.mount_target : id => subnet.availability_zone }
+  zones_with_several = [
+    for zone in distinct(values(local.mount_target_zones)) : zone
+    if length([for z in values(local.mount_target_zones) : z if z == zone]) > 1
+  ]
+}
+
 resource "aws_efs_mount_target" "this" {
   for_each = toset(var.subnet_ids)
 
   file_system_id  = aws_efs_file_system.this.id
   subnet_id       = each.value
   security_groups = [aws_security_group.mount_target.id]
+
+  lifecycle {
+    precondition {
+      condition     = length(local.zones_with_several) == 0
+      error_message = "subnet_ids must be in distinct Availability Zones: EFS allows one mount target per zone, and ${join(", ", [for zone in local.zones_with_several : "${zone} has ${join(" and ", [for id, z in local.mount_target_zones : id if z == zone])}"])}. Keep one subnet per zone here; the function may still run in more subnets (ml_inference efs.function_subnet_ids)."
+    }
+  }
 }

@@ -19,7 +19,7 @@ variable "vpc_id" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets (one per Availability Zone) that get a mount target; run the function in the same subnets."
+  description = "Subnets that get a mount target, one per Availability Zone (checked at plan against the subnets' zones). The function may run in these or in other subnets of the same zones and VPC."
   type        = list(string)
 
   validation {
@@ -34,8 +34,8 @@ variable "kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", coalesce(var.kms_key_arn, "x")))
-    error_message = "kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid>."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$", coalesce(var.kms_key_arn, "x")))
+    error_message = "kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid> (or key/mrk-<32 hex> for a multi-Region key)."
   }
 }
 

@@ -27,6 +27,24 @@ locals {
   )
   environment = merge(var.environment_variables, local.contract_environment)
 
+  # IAM role names are at most 64 characters: "<function_name>-exec" would be 69 for a
+  # 64-character function name, so long names are cut and keep a hash to stay unique.
+  role_name = length(var.function_name) <= 59 ? "${var.function_name}-exec" : "${substr(var.function_name, 0, 50)}-${substr(sha256(var.function_name), 0, 8)}-exec"
+
+  # A public URL needs resource-policy statements that let anyone call it (see below).
+  public_function_url = try(var.function_url.authorization_type, null) == "NONE"
+
+  # The event invoke configuration exists only when it differs from Lambda's defaults
+  # (2 retries, 6 hours) or routes failures somewhere.
+  async_configured = var.on_failure_destination_arn != null || var.async_maximum_retry_attempts != 2 || var.async_maximum_event_age_seconds != 21600
+
+  # Objects an S3 Batch Operations job hands to the function, when they lie outside the
+  # S3 flow's input prefix (which the role may read already).
+  batch_input = try(var.batch_operations.input_bucket, null) == null ? null : {
+    bucket = var.batch_operations.input_bucket
+    prefix = var.batch_operations.input_prefix
+  }
+
   failure_targets = compact([var.dead_letter_target_arn, var.on_failure_destination_arn])
   sqs_targets     = [for a in local.failure_targets : a if can(regex("^arn:[^:]+:sqs:", a))]
   sns_targets     = [for a in local.failure_targets : a if can(regex("^arn:[^:]+:sns:", a))]
@@ -60,7 +78,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = "${var.function_name}-exec"
+  name               = local.role_name
   description        = "Execution role of ${var.function_name}: only what its enabled features need."
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
@@ -80,9 +98,10 @@ data "aws_iam_policy_document" "execution" {
   dynamic "statement" {
     for_each = var.s3_batch == null ? [] : [var.s3_batch]
     content {
-      sid       = "ReadBatchInput"
-      effect    = "Allow"
-      actions   = ["s3:GetObject"]
+      sid    = "ReadBatchInput"
+      effect = "Allow"
+      # Versioned reads let a result name the exact input version it came from.
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
       resources = ["arn:${local.partition}:s3:::${statement.value.input_bucket}/${statement.value.input_prefix}*"]
     }
   }
@@ -90,10 +109,22 @@ data "aws_iam_policy_document" "execution" {
   dynamic "statement" {
     for_each = var.s3_batch == null ? [] : [var.s3_batch]
     content {
-      sid       = "WriteBatchOutput"
-      effect    = "Allow"
-      actions   = ["s3:PutObject"]
+      sid    = "WriteBatchOutput"
+      effect = "Allow"
+      # Large results go up as multipart uploads that are aborted when a line fails;
+      # reading its own results back lets a stale event leave a newer result alone.
+      actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
       resources = ["arn:${local.partition}:s3:::${statement.value.output_bucket}/${statement.value.output_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.batch_input == null ? [] : [local.batch_input]
+    content {
+      sid       = "ReadBatchOperationsInput"
+      effect    = "Allow"
+      actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+      resources = ["arn:${local.partition}:s3:::${statement.value.bucket}/${statement.value.prefix}*"]
     }
   }
 
@@ -201,7 +232,7 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role_policy" "execution" {
-  name   = "${var.function_name}-exec"
+  name   = local.role_name
   role   = aws_iam_role.this.id
   policy = data.aws_iam_policy_document.execution.json
 }
@@ -238,6 +269,20 @@ resource "aws_lambda_function" "this" {
   logging_config {
     log_format = "JSON"
     log_group  = aws_cloudwatch_log_group.this.name
+    # Set explicitly: left out, Lambda stores its defaults (INFO, INFO) for JSON logs, the
+    # provider then sees a change on every plan and every apply publishes a new version
+    # (https://github.com/hashicorp/terraform-provider-aws/issues/42181).
+    application_log_level = var.application_log_level
+    system_log_level      = var.system_log_level
+  }
+
+  # SnapStart snapshots the initialised environment of each published version; the
+  # alias `live` always points at one (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html).
+  dynamic "snap_start" {
+    for_each = var.snap_start ? [1] : []
+    content {
+      apply_on = "PublishedVersions"
+    }
   }
 
   dynamic "environment" {
@@ -285,6 +330,11 @@ resource "aws_lambda_function" "this" {
       condition     = var.efs == null || var.vpc_config != null
       error_message = "efs needs vpc_config: Lambda reaches EFS mount targets only from inside the VPC (pass the subnets and the function security group)."
     }
+
+    precondition {
+      condition     = var.batch_operations == null || var.s3_batch != null
+      error_message = "batch_operations needs s3_batch: a Batch Operations job's results are written where the S3 flow writes them (OUTPUT_BUCKET, OUTPUT_PREFIX)."
+    }
   }
 }
 
@@ -296,20 +346,27 @@ resource "aws_lambda_alias" "live" {
   # No routing_config on purpose: weighted alias routing and provisioned concurrency do not mix.
 }
 
+# Asynchronous invocations (S3 events) of the alias: how often Lambda retries a failed
+# event, how old an event may get, and where the record of one that failed every retry
+# goes (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
 resource "aws_lambda_function_event_invoke_config" "this" {
-  count = var.on_failure_destination_arn == null ? 0 : 1
+  count = local.async_configured ? 1 : 0
 
   function_name                = aws_lambda_function.this.function_name
   qualifier                    = aws_lambda_alias.live.name
   maximum_retry_attempts       = var.async_maximum_retry_attempts
-  maximum_event_age_in_seconds = 3600
+  maximum_event_age_in_seconds = var.async_maximum_event_age_seconds
 
-  destination_config {
-    on_failure {
-      destination = var.on_failure_destination_arn
+  dynamic "destination_config" {
+    for_each = var.on_failure_destination_arn == null ? [] : [var.on_failure_destination_arn]
+    content {
+      on_failure {
+        destination = destination_config.value
+      }
     }
   }
 
+  # The role must be allowed to send to the destination before Lambda checks it.
   depends_on = [aws_iam_role_policy.execution]
 }
 
@@ -320,6 +377,36 @@ resource "aws_lambda_function_url" "this" {
   qualifier          = aws_lambda_alias.live.name
   authorization_type = var.function_url.authorization_type
   invoke_mode        = "BUFFERED"
+}
+
+# A public URL (authorization NONE) answers 403 to everyone unless the resource policy
+# lets them in. Since October 2025 a new function URL needs two statements for that:
+# lambda:InvokeFunctionUrl limited to URL calls of auth type NONE, and
+# lambda:InvokeFunction limited to calls that come through a function URL
+# (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). Both on the alias, the
+# URL's qualifier; neither exists for an AWS_IAM URL.
+resource "aws_lambda_permission" "public_url" {
+  #checkov:skip=CKV_AWS_301:Public on purpose and only when function_url.authorization_type = "NONE" is asked for; scoped to function URL calls of auth type NONE.
+  count = local.public_function_url ? 1 : 0
+
+  statement_id           = "AllowPublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this.function_name
+  qualifier              = aws_lambda_alias.live.name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "public_url_invoke" {
+  #checkov:skip=CKV_AWS_301:Public on purpose and only when function_url.authorization_type = "NONE" is asked for; limited to invocations that come through the function URL.
+  count = local.public_function_url ? 1 : 0
+
+  statement_id             = "AllowPublicInvokeThroughFunctionUrl"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.this.function_name
+  qualifier                = aws_lambda_alias.live.name
+  principal                = "*"
+  invoked_via_function_url = true
 }
 
 resource "aws_lambda_permission" "s3_invoke" {

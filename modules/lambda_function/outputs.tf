@@ -62,3 +62,18 @@ output "environment_variables" {
   description = "Environment variables set on the function."
   value       = local.environment
 }
+
+output "batch_operations_role_arn" {
+  description = "ARN of the role S3 Batch Operations jobs assume to invoke the alias (pass it as --role-arn to aws s3control create-job), or null without batch_operations."
+  value       = try(aws_iam_role.batch_operations[0].arn, null)
+}
+
+output "batch_operations_policy_json" {
+  description = "The Batch Operations role's policy, rendered at plan time for review, or null."
+  value       = try(data.aws_iam_policy_document.batch_operations[0].json, null)
+}
+
+output "snap_start" {
+  description = "Whether SnapStart is on for published versions."
+  value       = var.snap_start
+}

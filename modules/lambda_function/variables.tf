@@ -1,5 +1,5 @@
 variable "function_name" {
-  description = "Name of the Lambda function (letters, digits, '-' and '_', at most 64 characters)."
+  description = "Name of the Lambda function (letters, digits, '-' and '_', at most 64 characters). The execution role is <function_name>-exec, shortened with a hash when that would exceed IAM's 64 characters."
   type        = string
 
   validation {
@@ -145,8 +145,8 @@ variable "log_kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", coalesce(var.log_kms_key_arn, "x")))
-    error_message = "log_kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid>."
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$", coalesce(var.log_kms_key_arn, "x")))
+    error_message = "log_kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid> (or key/mrk-<32 hex> for a multi-Region key)."
   }
 }
 
@@ -156,8 +156,8 @@ variable "kms_key_arn" {
   default     = null
 
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$", coalesce(var.kms_key_arn, "x")))
-    error_message = "kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid>."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})$", coalesce(var.kms_key_arn, "x")))
+    error_message = "kms_key_arn must be null or a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<uuid> (or key/mrk-<32 hex> for a multi-Region key)."
   }
 }
 
@@ -184,13 +184,46 @@ variable "on_failure_destination_arn" {
 }
 
 variable "async_maximum_retry_attempts" {
-  description = "Retries of a failed asynchronous invocation (0-2)."
+  description = "Retries of a failed asynchronous invocation (S3 events), 0-2. Lambda's default is 2."
   type        = number
   default     = 2
 
   validation {
     condition     = contains([0, 1, 2], var.async_maximum_retry_attempts)
     error_message = "async_maximum_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "async_maximum_event_age_seconds" {
+  description = "How long Lambda keeps retrying an asynchronous event before it is dropped (or sent to on_failure_destination_arn), 60-21600 seconds. Lambda's default is 21600 (6 hours)."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.async_maximum_event_age_seconds >= 60 && var.async_maximum_event_age_seconds <= 21600 && floor(var.async_maximum_event_age_seconds) == var.async_maximum_event_age_seconds
+    error_message = "async_maximum_event_age_seconds must be a whole number of seconds from 60 to 21600 (6 hours)."
+  }
+}
+
+variable "application_log_level" {
+  description = "Lowest level of the function's own JSON log lines that Lambda keeps: TRACE, DEBUG, INFO, WARN, ERROR or FATAL. Set explicitly so the plan never shows a change (Lambda stores INFO when it is left out)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+  }
+}
+
+variable "system_log_level" {
+  description = "Lowest level of Lambda's own log lines (START, END, REPORT, platform events) that are kept: DEBUG, INFO or WARN."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level must be DEBUG, INFO or WARN."
   }
 }
 
@@ -272,13 +305,53 @@ variable "function_url" {
 }
 
 variable "snap_start" {
-  description = "Refused on purpose, kept so that asking for it gets an explanation: Lambda SnapStart does not support container images and cannot be combined with provisioned concurrency or EFS. Use provisioned concurrency to remove cold starts."
+  description = "Lambda SnapStart on published versions: init (model load and warm-up) runs once per version, and new execution environments resume from its snapshot. Needs an image on an AWS Lambda Python 3.12+ base image. Cannot be combined with EFS, ephemeral storage above 512 MB or provisioned concurrency (refused at plan)."
   type        = bool
   default     = false
 
+  # https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html, "Supported features and limitations".
   validation {
-    condition     = !var.snap_start
-    error_message = "snap_start cannot be enabled: Lambda SnapStart supports only .zip functions on managed runtimes (not container images) and cannot be combined with provisioned concurrency or EFS. Use provisioned concurrency (provisioned_concurrency inputs) to remove cold starts."
+    condition     = !var.snap_start || var.efs == null
+    error_message = "snap_start cannot be combined with efs: Lambda SnapStart does not support Amazon EFS. Serve the model from the image (or model_s3_uri) with SnapStart, or keep EFS and set snap_start = false."
+  }
+
+  validation {
+    condition     = !var.snap_start || var.ephemeral_storage_size <= 512
+    error_message = "snap_start cannot be combined with ephemeral_storage_size above 512 MB: the snapshot holds /tmp, and Lambda SnapStart supports at most 512 MB of it. Lower ephemeral_storage_size to 512 or set snap_start = false."
+  }
+}
+
+variable "batch_operations" {
+  description = <<-EOT
+    Create a role that S3 Batch Operations jobs assume to run the function (alias `live`) on
+    every object of a manifest: lambda:InvokeFunction on the alias, read the manifests under
+    manifest_bucket/manifest_prefix, write completion reports under report_bucket/report_prefix.
+    input_bucket/input_prefix: where the listed objects are, when not under the S3 flow's
+    input prefix (the function's role may then read them too). Needs s3_batch (results are
+    written where the S3 flow writes them). null creates nothing.
+  EOT
+  type = object({
+    manifest_bucket = string
+    manifest_prefix = optional(string, "")
+    report_bucket   = string
+    report_prefix   = optional(string, "")
+    input_bucket    = optional(string)
+    input_prefix    = optional(string, "")
+  })
+  default = null
+
+  validation {
+    condition = var.batch_operations == null || alltrue([
+      for b in compact([try(var.batch_operations.manifest_bucket, ""), try(var.batch_operations.report_bucket, ""), try(var.batch_operations.input_bucket, "")]) : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", b))
+    ]) && try(var.batch_operations.manifest_bucket, "") != "" && try(var.batch_operations.report_bucket, "") != ""
+    error_message = "batch_operations.manifest_bucket, report_bucket (and input_bucket when set) must be S3 bucket names (3-63 lowercase letters, digits, '.' or '-'), not ARNs or URIs."
+  }
+
+  validation {
+    condition = var.batch_operations == null || alltrue([
+      for p in [try(var.batch_operations.manifest_prefix, ""), try(var.batch_operations.report_prefix, ""), try(var.batch_operations.input_prefix, "")] : can(regex("^([^/\\s*][^\\s*]*/)?$", p))
+    ])
+    error_message = "batch_operations prefixes must be empty or key prefixes ending with '/' and not starting with '/', e.g. \"manifests/\"."
   }
 }
 

@@ -11,6 +11,11 @@ output "function_name" {
     condition     = !var.enable_s3_batch || try(var.s3_batch.input_bucket, null) != null
     error_message = "enable_s3_batch needs s3_batch.input_bucket (and optionally output_bucket, which defaults to the input bucket)."
   }
+
+  precondition {
+    condition     = !var.enable_alarms || length(var.alerts.emails) + length(var.alerts.https_endpoints) + length(var.alerts.topic_arns) > 0
+    error_message = "enable_alarms needs someone to tell: set alerts.emails, alerts.https_endpoints or alerts.topic_arns (an existing on-call topic); otherwise the alarms fire into a topic nobody reads."
+  }
 }
 
 output "alias_arn" {
@@ -46,4 +51,14 @@ output "alerts_topic_arn" {
 output "efs_access_point_arn" {
   description = "EFS access point ARN, or null."
   value       = try(module.efs[0].access_point_arn, null)
+}
+
+output "batch_operations_role_arn" {
+  description = "Role for S3 Batch Operations jobs that invoke the alias, or null."
+  value       = module.function.batch_operations_role_arn
+}
+
+output "alarm_subscriptions" {
+  description = "Endpoints subscribed to the alerts topic (protocol:endpoint), or an empty list."
+  value       = try(module.budget_alarms[0].alarm_subscriptions, [])
 }

@@ -69,9 +69,19 @@ variable "model_s3_uri" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Reserved concurrency (-1 = unreserved)."
+  description = "Reserved concurrency (-1 = unreserved). With provisioned concurrency it must be at least the largest provisioned value (initial, autoscaling and schedule maximums): reserved concurrency caps the function."
   type        = number
   default     = -1
+
+  # Reserved concurrency is an upper bound for the function's environments, provisioned
+  # ones included (https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html).
+  validation {
+    condition = var.reserved_concurrent_executions < 0 || !var.enable_provisioned_concurrency || var.reserved_concurrent_executions >= max(concat(
+      [var.provisioned_concurrency.initial, try(var.provisioned_concurrency.autoscaling.max_capacity, 0)],
+      [for s in var.provisioned_concurrency.schedules : s.max_capacity],
+    )...)
+    error_message = "reserved_concurrent_executions (${var.reserved_concurrent_executions}) is below the provisioned concurrency maximum (${max(concat([var.provisioned_concurrency.initial, try(var.provisioned_concurrency.autoscaling.max_capacity, 0)], [for s in var.provisioned_concurrency.schedules : s.max_capacity])...)}): reserved concurrency caps every environment of the function, provisioned ones included, so Lambda could never provision that many. Raise it, lower the provisioned maximum, or set -1 (unreserved)."
+  }
 }
 
 variable "tracing_mode" {
@@ -93,19 +103,55 @@ variable "dead_letter_target_arn" {
 }
 
 variable "on_failure_destination_arn" {
-  description = "SQS or SNS ARN for records of failed asynchronous invocations. null: none."
+  description = "SQS or SNS ARN that receives the record of an asynchronous invocation (S3 event) that failed every retry; the role may send only to it. null: none."
   type        = string
   default     = null
 }
 
+variable "async_invocation" {
+  description = "Asynchronous invocations (S3 events): maximum_retry_attempts (0-2, default 2) and maximum_event_age_seconds (60-21600, default 21600), Lambda's own defaults."
+  type = object({
+    maximum_retry_attempts    = optional(number, 2)
+    maximum_event_age_seconds = optional(number, 21600)
+  })
+  default = {}
+}
+
+variable "batch_operations" {
+  description = "Role for S3 Batch Operations jobs that run the function on a manifest's objects (see the lambda_function module): manifest_bucket, manifest_prefix, report_bucket, report_prefix, optional input_bucket and input_prefix. Needs enable_s3_batch. null: none."
+  type = object({
+    manifest_bucket = string
+    manifest_prefix = optional(string, "")
+    report_bucket   = string
+    report_prefix   = optional(string, "")
+    input_bucket    = optional(string)
+    input_prefix    = optional(string, "")
+  })
+  default = null
+}
+
+variable "application_log_level" {
+  description = "Lowest level of the function's JSON log lines that Lambda keeps (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "system_log_level" {
+  description = "Lowest level of Lambda's platform log lines that are kept (DEBUG, INFO, WARN)."
+  type        = string
+  default     = "INFO"
+}
+
 variable "snap_start" {
-  description = "Refused with an explanation: SnapStart supports neither container images nor provisioned concurrency nor EFS."
+  description = "Lambda SnapStart on published versions (see the lambda_function module): a snapshot restore instead of an init on each cold start, no warm environments billed while idle. Cannot be combined with provisioned concurrency, EFS or ephemeral storage above 512 MB (refused at plan)."
   type        = bool
   default     = false
 
+  # https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html, "Supported features and limitations".
+  # EFS and ephemeral storage are checked by the lambda_function module.
   validation {
-    condition     = !var.snap_start
-    error_message = "snap_start cannot be enabled: Lambda SnapStart supports only .zip functions on managed runtimes (not container images) and cannot be combined with provisioned concurrency or EFS. Use enable_provisioned_concurrency to remove cold starts."
+    condition     = !var.snap_start || !var.enable_provisioned_concurrency
+    error_message = "snap_start cannot be combined with enable_provisioned_concurrency: Lambda SnapStart does not support provisioned concurrency. Choose one: SnapStart (a snapshot restore on each cold start, no warm environments to pay for) or provisioned concurrency (warm environments, billed while idle); environments/README.md compares them."
   }
 }
 
@@ -124,9 +170,15 @@ variable "ecr_repository_name" {
 }
 
 variable "ecr_keep_last_images" {
-  description = "Tagged images kept by the repository's lifecycle policy."
+  description = "Images without a protected tag prefix that the repository's lifecycle policy keeps (one per deploy)."
   type        = number
   default     = 10
+}
+
+variable "ecr_protected_tag_prefixes" {
+  description = "Tag prefixes whose images the lifecycle policy keeps, so versions deployed from them can be rolled back to (push with --tag release-N)."
+  type        = list(string)
+  default     = ["release-"]
 }
 
 # ---- Switches ----------------------------------------------------------------------------
@@ -138,12 +190,13 @@ variable "enable_efs" {
 }
 
 variable "efs" {
-  description = "EFS settings used when enable_efs is true."
+  description = "EFS settings used when enable_efs is true: vpc_id; subnet_ids get the mount targets (one per Availability Zone, checked at plan); function_subnet_ids are the function's subnets (default: subnet_ids), which may hold several per zone."
   type = object({
-    vpc_id           = optional(string)
-    subnet_ids       = optional(list(string), [])
-    throughput_mode  = optional(string, "elastic")
-    local_mount_path = optional(string, "/mnt/models")
+    vpc_id              = optional(string)
+    subnet_ids          = optional(list(string), [])
+    function_subnet_ids = optional(list(string), [])
+    throughput_mode     = optional(string, "elastic")
+    local_mount_path    = optional(string, "/mnt/models")
   })
   default = {}
 }
@@ -224,14 +277,27 @@ variable "enable_budget" {
 }
 
 variable "budget" {
-  description = "Budget settings used when enable_budget is true. cost_filter_tag defaults to { key = \"Project\", value = name }: activate that cost-allocation tag in Billing."
+  description = "Budget settings used when enable_budget is true. cost_filter_tag defaults to { key = \"Project\", value = name }; activate_cost_allocation_tag (default true) activates that key for cost allocation, without which the budget reads $0. Thresholds: at most 10 actual and forecast together."
   type = object({
-    monthly_usd         = optional(number, 10)
-    notification_emails = optional(list(string), [])
+    monthly_usd                  = optional(number, 10)
+    notification_emails          = optional(list(string), [])
+    activate_cost_allocation_tag = optional(bool, true)
+    actual_thresholds_percent    = optional(list(number), [50, 80, 100])
+    forecast_thresholds_percent  = optional(list(number), [100])
     cost_filter_tag = optional(object({
       key   = string
       value = string
     }))
+  })
+  default = {}
+}
+
+variable "alerts" {
+  description = "Who receives the alarms (and the budget's SNS notifications): emails and https_endpoints subscribed to the alerts topic, topic_arns of existing topics the alarms also notify. enable_alarms needs at least one."
+  type = object({
+    emails          = optional(list(string), [])
+    https_endpoints = optional(list(string), [])
+    topic_arns      = optional(list(string), [])
   })
   default = {}
 }

@@ -20,5 +20,10 @@ output "target_tracking_policy_arn" {
 
 output "scheduled_action_names" {
   description = "Names of the scheduled actions."
-  value       = [for a in aws_appautoscaling_scheduled_action.this : a.name]
+  value       = local.schedule_names
+}
+
+output "terraform_owns_bounds" {
+  description = "Whether Terraform keeps the scalable target's min and max capacity at autoscaling's range (no schedules), or the scheduled actions own them."
+  value       = local.autoscaling_enabled && length(var.schedules) == 0
 }

@@ -93,6 +93,11 @@ variable "schedules" {
   default = []
 
   validation {
+    condition     = length(var.schedules) <= 8
+    error_message = "At most 8 schedules: they are applied one after another (Application Auto Scaling refuses concurrent changes to one target); merge schedules or raise the limit in the module."
+  }
+
+  validation {
     condition     = alltrue([for s in var.schedules : can(regex("^[A-Za-z0-9_-]{1,100}$", s.name))]) && length(distinct([for s in var.schedules : s.name])) == length(var.schedules)
     error_message = "Each schedule needs a unique name of 1-100 letters, digits, '-' or '_'."
   }

@@ -415,3 +415,44 @@ def whole_object_service(text_artifact: Path) -> Any:
 def service_factory() -> Any:
     """``service_factory(artifact, **env)``: a freshly initialised inference service."""
     return make_service
+
+
+# --- classifiers (builders in classifier_artifacts.py) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sentiment_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.runtime.classifier_artifacts import build_text_classifier
+
+    return build_text_classifier(tmp_path_factory.mktemp("artefacts") / "tiny-sentiment")
+
+
+@pytest.fixture(scope="session")
+def topics_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.runtime.classifier_artifacts import build_text_classifier
+
+    return build_text_classifier(
+        tmp_path_factory.mktemp("artefacts") / "tiny-topics", multi_label=True
+    )
+
+
+@pytest.fixture(scope="session")
+def image_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.runtime.classifier_artifacts import build_image_classifier
+
+    return build_image_classifier(tmp_path_factory.mktemp("artefacts") / "tiny-colours")
+
+
+@pytest.fixture(scope="session")
+def sentiment_service(sentiment_artifact: Path) -> Any:
+    return make_service(sentiment_artifact)
+
+
+@pytest.fixture(scope="session")
+def topics_service(topics_artifact: Path) -> Any:
+    return make_service(topics_artifact)
+
+
+@pytest.fixture(scope="session")
+def image_service(image_artifact: Path) -> Any:
+    return make_service(image_artifact, MAX_RECORDS_PER_REQUEST="8")

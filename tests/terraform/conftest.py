@@ -46,18 +46,43 @@ class Sandbox:
 
     def case_root(self, name: str, module: str, calls: dict[str, dict[str, Any]]) -> Path:
         """Write a root configuration that calls ``module`` once per entry of ``calls``."""
-        directory = self.root / "cases" / name
-        directory.mkdir(parents=True, exist_ok=True)
-        source = f"../../modules/{module}"
-        config = {
+        return self.mixed_root(name, {call: (module, args) for call, args in calls.items()})
+
+    @staticmethod
+    def root_config(calls: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        """A root configuration calling ``{call: (module, inputs)}``, one plan for all."""
+        return {
             "terraform": {
                 "required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 6.0"}}
             },
             "provider": {"aws": {"region": "eu-west-1"}},
-            "module": {call: {"source": source, **args} for call, args in calls.items()},
+            "module": {
+                call: {"source": f"../../modules/{module}", **args}
+                for call, (module, args) in calls.items()
+            },
         }
-        (directory / "main.tf.json").write_text(json.dumps(config, indent=2))
+
+    def mixed_root(self, name: str, calls: dict[str, tuple[str, dict[str, Any]]]) -> Path:
+        directory = self.root / "cases" / name
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "main.tf.json").write_text(json.dumps(self.root_config(calls), indent=2))
         return directory
+
+    def environment_copy(self, env: str, name: str, files: dict[str, Any]) -> Path:
+        """A project tree of its own holding ``environments/<env>`` plus extra JSON files."""
+        base = self.root / "trees" / name
+        shutil.copytree(self.root / "modules", base / "modules", ignore=_IGNORED)
+        (base / ROOT_MARKER).touch()
+        environments = base / "environments"
+        shutil.copytree(
+            REPO_ROOT / "environments" / "_common", environments / "_common", ignore=_IGNORED
+        )
+        shutil.copytree(
+            REPO_ROOT / "environments" / env, environments / env, symlinks=True, ignore=_IGNORED
+        )
+        for filename, content in files.items():
+            (environments / env / filename).write_text(json.dumps(content, indent=2))
+        return environments / env
 
 
 @pytest.fixture(scope="session")
@@ -127,5 +152,166 @@ def planned(tf_plan: PlanFn) -> Callable[[Path], PlanView]:
         if key not in _PLAN_CACHE:
             _PLAN_CACHE[key] = PlanView(tf_plan(key))
         return _PLAN_CACHE[key]
+
+    return plan
+
+
+# ---- a second plan over a state that the first plan would have produced ---------------
+#
+# The offline provider never applies, so "plan, apply, plan again" is reproduced by
+# writing the state an apply of the first plan would leave (its planned values, with
+# placeholders for what only the cloud knows), changing it where AWS itself would (a
+# scheduled action that ran, defaults Lambda stores), and planning again over it.
+
+AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
+
+
+def _placeholder(tf_type: Any, path: str) -> Any:
+    if tf_type == "string":
+        return f"tfoffline-applied:{path}"
+    if tf_type == "number":
+        return 0
+    if tf_type == "bool":
+        return False
+    if isinstance(tf_type, list) and tf_type[0] in ("list", "set"):
+        return []
+    if isinstance(tf_type, list) and tf_type[0] == "map":
+        return {}
+    if isinstance(tf_type, list) and tf_type[0] == "object":
+        return {k: _placeholder(t, f"{path}.{k}") for k, t in tf_type[1].items()}
+    return None
+
+
+def _applied_block(block: dict[str, Any], after: Any, unknown: Any, path: str) -> dict[str, Any]:
+    """A block's values as an apply would leave them: every attribute present, none unknown."""
+    after = after if isinstance(after, dict) else {}
+    unknown = unknown if isinstance(unknown, dict) else {}
+    out: dict[str, Any] = {}
+    for name, spec in block.get("attributes", {}).items():
+        out[name] = (
+            _placeholder(spec.get("type"), f"{path}.{name}")
+            if unknown.get(name) is True
+            else after.get(name)
+        )
+    for name, spec in block.get("block_types", {}).items():
+        inner, value, unknown_value = spec["block"], after.get(name), unknown.get(name)
+        if spec["nesting_mode"] in ("single", "group"):
+            out[name] = None if value is None else _applied_block(inner, value, unknown_value, path)
+            continue
+        items = value if isinstance(value, list) else []
+        unknowns = unknown_value if isinstance(unknown_value, list) else []
+        out[name] = [
+            _applied_block(inner, item, unknowns[i] if i < len(unknowns) else {}, f"{path}.{name}")
+            for i, item in enumerate(items)
+        ]
+    return out
+
+
+def _cty_type(value: Any) -> Any:
+    """The type Terraform records next to a dynamic value (``terraform_data.input``)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return ["object", {k: _cty_type(v) for k, v in value.items()}]
+    if isinstance(value, list):
+        return ["tuple", [_cty_type(v) for v in value]]
+    return "dynamic"
+
+
+def _builtin_data_attributes(after: dict[str, Any]) -> dict[str, Any]:
+    value = after.get("input")
+    dynamic = None if value is None else {"value": value, "type": _cty_type(value)}
+    return {
+        "id": "tfoffline-applied",
+        "input": dynamic,
+        "output": dynamic,
+        "triggers_replace": None,
+    }
+
+
+def applied_state(
+    view: PlanView,
+    addresses: list[str],
+    overrides: dict[str, Callable[[dict[str, Any]], None]] | None = None,
+) -> dict[str, Any]:
+    """The state (format 4) an apply of ``view``'s plan leaves for ``addresses``.
+
+    ``overrides`` maps an address to a function that edits its attributes in place, to
+    say what AWS changes behind Terraform's back.
+    """
+    from tfoffline.schema_cache import ensure_schema
+
+    schema = ensure_schema().load()["resource_schemas"]
+    grouped: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for address in addresses:
+        rc = view.changes[address]
+        after, unknown = rc["change"]["after"], rc["change"].get("after_unknown") or {}
+        if rc["provider_name"] == BUILTIN_PROVIDER:
+            attributes = _builtin_data_attributes(after)
+            schema_version = 0
+        else:
+            attributes = _applied_block(schema[rc["type"]]["block"], after, unknown, address)
+            schema_version = schema[rc["type"]].get("version", 0)
+        if overrides and address in overrides:
+            overrides[address](attributes)
+        instance: dict[str, Any] = {
+            "schema_version": schema_version,
+            "attributes": attributes,
+            "sensitive_attributes": [],
+        }
+        if "index" in rc:
+            instance["index_key"] = rc["index"]
+        key = (rc.get("module_address", ""), rc["type"], rc["name"], rc["provider_name"])
+        grouped.setdefault(key, []).append(instance)
+    resources = []
+    for (module, rtype, name, provider), instances in grouped.items():
+        resource: dict[str, Any] = {
+            "mode": "managed",
+            "type": rtype,
+            "name": name,
+            "provider": f'provider["{provider}"]',
+            "instances": instances,
+        }
+        if module:
+            resource["module"] = module
+        resources.append(resource)
+    return {
+        "version": 4,
+        "terraform_version": "1.11.0",
+        "serial": 1,
+        "lineage": "00000000-0000-0000-0000-000000000000",
+        "outputs": {},
+        "resources": resources,
+    }
+
+
+@pytest.fixture
+def applied() -> Callable[..., dict[str, Any]]:
+    """:func:`applied_state` (test modules cannot import conftest by name)."""
+    return applied_state
+
+
+class PlanOverStateFn(Protocol):
+    def __call__(
+        self, tfdir: Path, state: dict[str, Any], config: dict[str, Any] | None = None
+    ) -> PlanView: ...
+
+
+@pytest.fixture
+def plan_over_state(tfoffline_session: Any) -> PlanOverStateFn:
+    """Plan ``tfdir`` again over ``state``; ``config`` replaces its main.tf.json first."""
+
+    def plan(tfdir: Path, state: dict[str, Any], config: dict[str, Any] | None = None) -> PlanView:
+        test = tfoffline_session.setup(tfdir)
+        copy = Path(test.tfdir)
+        if config is not None:
+            (copy / "main.tf.json").write_text(json.dumps(config, indent=2))
+        (copy / "terraform.tfstate").write_text(json.dumps(state, indent=2))
+        return PlanView(test.plan(output=True))
 
     return plan

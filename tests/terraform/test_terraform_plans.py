@@ -151,9 +151,9 @@ def test_alias_carries_autoscaled_provisioned_concurrency(
     assert target["min_capacity"] >= 1
 
     actions = {a["name"]: a for a in view.of_type("aws_appautoscaling_scheduled_action").values()}
-    assert set(actions) == {f"{name}-{key}" for key in expected}
+    assert set(actions) == {f"{name}-live-{key}" for key in expected}
     for key, (schedule, low, high) in expected.items():
-        action = actions[f"{name}-{key}"]
+        action = actions[f"{name}-live-{key}"]
         assert action["schedule"] == schedule
         assert action["timezone"] == "Europe/Dublin"
         assert action["resource_id"] == f"function:{name}:live"
@@ -174,6 +174,9 @@ def test_staging_schedule_only_prod_tracks_utilization(tf_sandbox: Any, planned:
     # The Maximum statistic: the Average of the predefined metric hides bursts.
     assert metric["metric_name"] == "ProvisionedConcurrencyUtilization"
     assert metric["statistic"] == "Maximum"
+    # No unit: a unit the metric was not published with makes CloudWatch return no data,
+    # and target tracking would never scale.
+    assert metric.get("unit") is None
     dimensions = {d["name"]: d["value"] for d in metric["dimensions"]}
     assert dimensions == {"FunctionName": "ml-inference-prod", "Resource": "ml-inference-prod:live"}
 
@@ -286,7 +289,9 @@ def test_efs_parts_exist_when_enabled(tf_sandbox: Any, planned: Plan) -> None:
     assert root_dir["creation_info"] == [
         {"owner_uid": 1000, "owner_gid": 1000, "permissions": "0755"}
     ]
-    assert len(view.of_type("aws_efs_mount_target")) == 2
+    # One mount target per zone; the function runs in more subnets than that.
+    mount_subnets = sorted(m["subnet_id"] for m in view.of_type("aws_efs_mount_target").values())
+    assert mount_subnets == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
     nfs = view.one("aws_vpc_security_group_ingress_rule")
     assert (nfs["from_port"], nfs["to_port"], nfs["ip_protocol"]) == (2049, 2049, "tcp")
     assert not nfs.get("cidr_ipv4"), "NFS is open only to the function's security group"
@@ -296,6 +301,8 @@ def test_efs_parts_exist_when_enabled(tf_sandbox: Any, planned: Plan) -> None:
     assert function["vpc_config"][0]["subnet_ids"] == [
         "subnet-0123456789abcdef0",
         "subnet-0123456789abcdef1",
+        "subnet-0123456789abcdef3",
+        "subnet-0123456789abcdef4",
     ]
 
 
@@ -391,9 +398,18 @@ def test_execution_role_holds_only_what_features_need(tf_sandbox: Any, planned: 
     full = _statements_by_sid(
         planned(tf_sandbox.module_example("lambda_function")).policy(".execution")
     )
-    assert full["ReadBatchInput"]["Action"] == "s3:GetObject"
+    assert set(_as_list(full["ReadBatchInput"]["Action"])) == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    }
     assert full["ReadBatchInput"]["Resource"] == "arn:aws:s3:::example-batch-input/input/*"
-    assert full["WriteBatchOutput"]["Action"] == "s3:PutObject"
+    # Results (multipart for large ones) and reading them back, on the output prefix only.
+    assert set(_as_list(full["WriteBatchOutput"]["Action"])) == {
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    }
     assert full["WriteBatchOutput"]["Resource"] == "arn:aws:s3:::example-batch-output/output/*"
     assert full["ReadModelArtefact"]["Resource"] == "arn:aws:s3:::example-models/all-minilm-l6-v2/*"
     assert "MountModelStore" not in full

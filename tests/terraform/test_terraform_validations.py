@@ -181,8 +181,39 @@ VALIDATIONS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "lambda_function",
-        {"snap_start": True},
-        "snap_start cannot be enabled: Lambda SnapStart supports only .zip functions",
+        {"application_log_level": "VERBOSE"},
+        "application_log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL",
+    ),
+    (
+        "lambda_function",
+        {"system_log_level": "ERROR"},
+        "system_log_level must be DEBUG, INFO or WARN",
+    ),
+    (
+        "lambda_function",
+        {"async_maximum_event_age_seconds": 30},
+        "async_maximum_event_age_seconds must be a whole number of seconds from 60 to 21600",
+    ),
+    (
+        "lambda_function",
+        {"async_maximum_event_age_seconds": 21601},
+        "async_maximum_event_age_seconds must be a whole number of seconds from 60 to 21600",
+    ),
+    (
+        "lambda_function",
+        {"batch_operations": {"manifest_bucket": "s3://manifests", "report_bucket": "reports"}},
+        "batch_operations.manifest_bucket, report_bucket (and input_bucket when set) must be S3",
+    ),
+    (
+        "lambda_function",
+        {
+            "batch_operations": {
+                "manifest_bucket": "manifests",
+                "manifest_prefix": "jobs",
+                "report_bucket": "reports",
+            }
+        },
+        "batch_operations prefixes must be empty or key prefixes ending with '/'",
     ),
     ("efs_model_store", {"name": "bad name"}, "name must be 1-64 characters"),
     ("efs_model_store", {"vpc_id": "vpc1"}, "vpc_id must be a VPC id"),
@@ -344,7 +375,79 @@ VALIDATIONS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("ml_inference", {"name": "n" * 49}, "name must be 1-48 characters"),
     ("ml_inference", {"description": "x" * 257}, "description must be at most 256 characters"),
-    ("ml_inference", {"snap_start": True}, "snap_start cannot be enabled"),
+    (
+        "budget_alarms",
+        {"alarm_emails": ["oncall"]},
+        "alarm_emails must hold distinct e-mail addresses",
+    ),
+    (
+        "budget_alarms",
+        {"alarm_https_endpoints": ["http://hooks.example.com/x"]},
+        "alarm_https_endpoints must hold distinct https:// URLs",
+    ),
+    (
+        "budget_alarms",
+        {"alarm_topic_arns": ["oncall-topic"]},
+        "alarm_topic_arns must hold SNS topic ARNs",
+    ),
+    (
+        "provisioned_concurrency",
+        {"schedules": [{**WORKDAY, "name": f"s{i}"} for i in range(9)]},
+        "At most 8 schedules",
+    ),
+    (
+        "ecr_repository",
+        {"protected_tag_prefixes": ["-release"]},
+        "protected_tag_prefixes must hold at most 10 distinct tag prefixes",
+    ),
+    (
+        "ecr_repository",
+        {"protected_images_kept": 0},
+        "protected_images_kept must be a whole number from 1 to 10000",
+    ),
+]
+
+# Validations that compare a variable with others: Terraform checks them during plan only
+# (validate cannot), so a batch of them must not share its plan with single-variable
+# failures, which stop at validate.
+CROSS_VARIABLE: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "lambda_function",
+        {"snap_start": True, "efs": EFS, "vpc_config": VPC},
+        "snap_start cannot be combined with efs: Lambda SnapStart does not support Amazon EFS",
+    ),
+    (
+        "lambda_function",
+        {"snap_start": True, "ephemeral_storage_size": 1024},
+        "snap_start cannot be combined with ephemeral_storage_size above 512 MB",
+    ),
+    (
+        "ml_inference",
+        {"snap_start": True, "enable_provisioned_concurrency": True},
+        "snap_start cannot be combined with enable_provisioned_concurrency: Lambda SnapStart "
+        "does not support provisioned concurrency",
+    ),
+    (
+        "ml_inference",
+        {
+            "reserved_concurrent_executions": 8,
+            "enable_provisioned_concurrency": True,
+            "provisioned_concurrency": {
+                "initial": 2,
+                "autoscaling": {"min_capacity": 2, "max_capacity": 6},
+                "schedules": [{**WORKDAY, "min_capacity": 4, "max_capacity": 10}],
+            },
+        },
+        "reserved_concurrent_executions (8) is below the provisioned concurrency maximum (10)",
+    ),
+    (
+        "budget_alarms",
+        {
+            "actual_thresholds_percent": [10, 20, 30, 40, 50, 60, 70, 80],
+            "forecast_thresholds_percent": [90, 100, 110],
+        },
+        "A budget takes at most 10 notifications",
+    ),
 ]
 
 # (case id, module, inputs merged over the baseline, the precondition's message)
@@ -380,6 +483,27 @@ PRECONDITIONS: list[tuple[str, str, dict[str, Any], str]] = [
         {"enable_s3_batch": True},
         "must be S3 bucket names",
     ),
+    (
+        "ml-alarms-to-nobody",
+        "ml_inference",
+        {"enable_alarms": True},
+        "enable_alarms needs someone to tell: set alerts.emails, alerts.https_endpoints or "
+        "alerts.topic_arns",
+    ),
+    (
+        "batch-operations-without-s3-batch",
+        "lambda_function",
+        {"batch_operations": {"manifest_bucket": "manifests", "report_bucket": "reports"}},
+        "batch_operations needs s3_batch",
+    ),
+    (
+        # The offline provider puts subnet-…0 and subnet-…3 in one zone (eu-west-1a).
+        "efs-two-subnets-one-zone",
+        "efs_model_store",
+        {"subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef3"]},
+        "subnet_ids must be in distinct Availability Zones: EFS allows one mount target per "
+        "zone, and eu-west-1a has subnet-0123456789abcdef0 and subnet-0123456789abcdef3",
+    ),
 ]
 
 
@@ -398,35 +522,44 @@ def _diagnostics_by_call(error_text: str) -> dict[str, str]:
     return found
 
 
-_BATCH_ERRORS: dict[str, dict[str, str]] = {}
+_BATCH_ERRORS: dict[tuple[str, str], dict[str, str]] = {}
+_BATCHES = {"single": VALIDATIONS, "cross": CROSS_VARIABLE}
 
 
 @pytest.fixture
-def batch_diagnostics(tf_plan: Any, tf_sandbox: Any) -> Callable[[str], dict[str, str]]:
-    def diagnostics(module: str) -> dict[str, str]:
-        if module not in _BATCH_ERRORS:
+def batch_diagnostics(tf_plan: Any, tf_sandbox: Any) -> Callable[[str, str], dict[str, str]]:
+    def diagnostics(module: str, batch: str = "single") -> dict[str, str]:
+        if (module, batch) not in _BATCH_ERRORS:
             calls = {"baseline": BASELINES[module]}
-            for index, (mod, bad, _) in enumerate(VALIDATIONS):
+            for index, (mod, bad, _) in enumerate(_BATCHES[batch]):
                 if mod == module:
                     calls[f"case_{index}"] = {**BASELINES[module], **bad}
-            root = tf_sandbox.case_root(f"validations-{module}", module, calls)
+            root = tf_sandbox.case_root(f"validations-{module}-{batch}", module, calls)
             with pytest.raises(tftest.TerraformTestError) as failure:
                 tf_plan(str(root))
-            _BATCH_ERRORS[module] = _diagnostics_by_call(str(failure.value))
-        return _BATCH_ERRORS[module]
+            _BATCH_ERRORS[module, batch] = _diagnostics_by_call(str(failure.value))
+        return _BATCH_ERRORS[module, batch]
 
     return diagnostics
 
 
 @pytest.mark.parametrize(
-    ("index", "module", "message"),
-    [(i, m, msg) for i, (m, _, msg) in enumerate(VALIDATIONS)],
-    ids=[f"{m}-{next(iter(bad))}-{i}" for i, (m, bad, _) in enumerate(VALIDATIONS)],
+    ("batch", "index", "module", "message"),
+    [(b, i, m, msg) for b, cases in _BATCHES.items() for i, (m, _, msg) in enumerate(cases)],
+    ids=[
+        f"{m}-{next(iter(bad))}-{b}{i}"
+        for b, cases in _BATCHES.items()
+        for i, (m, bad, _) in enumerate(cases)
+    ],
 )
 def test_variable_validation_rejects_bad_value(
-    index: int, module: str, message: str, batch_diagnostics: Callable[[str], dict[str, str]]
+    batch: str,
+    index: int,
+    module: str,
+    message: str,
+    batch_diagnostics: Callable[[str, str], dict[str, str]],
 ) -> None:
-    diagnostics = batch_diagnostics(module)
+    diagnostics = batch_diagnostics(module, batch)
     assert "baseline" not in diagnostics, (
         f"the valid baseline failed: {diagnostics.get('baseline')}"
     )
@@ -455,8 +588,26 @@ def test_precondition_rejects_bad_combination(
         ({"model_sha256": "abc"}, "model_sha256 must be 64 lowercase hex characters"),
         ({"aws_region": "Ireland"}, "aws_region must be a region code"),
         ({"environment": "qa"}, 'environment must be "dev", "staging" or "prod"'),
+        # The root's own messages (the module's would say the same without the file hint).
+        (
+            {"memory_size": 64},
+            "memory_size must be a whole number of MB from 128 to 10240 (check terraform.tfvars",
+        ),
+        (
+            {"timeout": 901},
+            "timeout must be a whole number of seconds from 1 to 900 (check terraform.tfvars",
+        ),
+        ({"budget_monthly_usd": 0}, "budget_monthly_usd must be null or an amount in USD"),
     ],
-    ids=["image-architecture", "model-sha256", "aws-region", "environment"],
+    ids=[
+        "image-architecture",
+        "model-sha256",
+        "aws-region",
+        "environment",
+        "memory-size",
+        "timeout",
+        "budget-monthly-usd",
+    ],
 )
 def test_environment_rejects_bad_value(
     overrides: dict[str, Any], message: str, tf_plan: Any, tf_sandbox: Any

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -83,9 +83,27 @@ class Task(ABC):
     def run_records(self, inputs: Sequence[Any]) -> list[dict[str, Any]]:
         """Results for parsed records, one dict per input, in input order."""
 
+    def object_format_for(self, key: str) -> ObjectFormat:
+        """How the S3 flow reads the object ``key`` (a task may take both kinds)."""
+        return self.object_format
+
     def answer_object(self, data: bytes, key: str) -> dict[str, Any]:
         """A whole S3 object -> its result, for tasks whose ``object_format`` is binary."""
         raise RequestError(f"{self.name} models read JSON Lines objects, not whole objects")
+
+    def answer_media(
+        self, data: bytes, media_type: str, options: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """A raw HTTP body of a non-JSON media type (an image) -> the response body.
+
+        ``options`` are the request's query-string parameters.
+        """
+        raise RequestError(
+            f"this model ({self.name}) takes a JSON body, not {ascii(media_type)[1:-1][:80]}; "
+            "send content-type: application/json",
+            status=415,
+            code="unsupported_media_type",
+        )
 
 
 def _is_invalid_argument(exc: Exception) -> bool:

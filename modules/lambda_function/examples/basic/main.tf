@@ -14,6 +14,9 @@ module "function" {
   tracing_mode       = "Active"
   model_s3_uri       = "s3://example-models/all-minilm-l6-v2/"
 
+  # Cold starts resume from a snapshot of the initialised version (no EFS, /tmp <= 512 MB).
+  snap_start = true
+
   s3_batch = {
     input_bucket  = "example-batch-input"
     input_prefix  = "input/"

@@ -17,8 +17,10 @@ module "inference" {
 
   enable_efs = true
   efs = {
-    vpc_id     = "vpc-0123456789abcdef0"
-    subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    vpc_id = "vpc-0123456789abcdef0"
+    # One subnet per Availability Zone gets a mount target; the function may use more.
+    subnet_ids          = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    function_subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef3", "subnet-0123456789abcdef4"]
   }
 
   enable_provisioned_concurrency = true
@@ -43,7 +45,23 @@ module "inference" {
     output_prefix = "output/"
   }
 
+  on_failure_destination_arn = "arn:aws:sqs:eu-west-1:123456789012:ml-inference-example-failed-events"
+  async_invocation = {
+    maximum_retry_attempts    = 2
+    maximum_event_age_seconds = 3600
+  }
+  batch_operations = {
+    manifest_bucket = "example-batch"
+    manifest_prefix = "manifests/"
+    report_bucket   = "example-batch"
+    report_prefix   = "reports/"
+  }
+
   enable_alarms = true
+  alerts = {
+    emails          = ["ops@example.com"]
+    https_endpoints = ["https://events.pagerduty.example.com/integration/0123/enqueue"]
+  }
   enable_budget = true
   budget = {
     monthly_usd         = 100

@@ -1,0 +1,1 @@
+"""`capacity plan`: provisioned concurrency, memory and budget from a traffic profile."""
