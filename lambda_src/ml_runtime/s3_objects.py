@@ -86,7 +86,13 @@ class S3Store:
         except Exception as exc:
             if s3.is_not_found(exc):
                 return None
-            raise _failure(f"read the metadata of s3://{bucket}/{key}", exc) from exc
+            # Without s3:ListBucket, S3 answers a HEAD of a missing key with 403, not 404.
+            hint = (
+                f"; the function needs s3:GetObject on the key and s3:ListBucket on {bucket}"
+                if s3.http_status(exc) == 403
+                else ""
+            )
+            raise _failure(f"read the metadata of s3://{bucket}/{key}", exc, hint) from exc
         version_id = response.get("VersionId")
         return ObjectVersion(
             bucket=bucket,
@@ -285,5 +291,7 @@ class S3Store:
         return _failure(what, exc)
 
 
-def _failure(what: str, exc: Exception) -> S3CallError:
-    return S3CallError(f"cannot {what}: {s3.describe_error(exc)}", retryable=s3.is_transient(exc))
+def _failure(what: str, exc: Exception, hint: str = "") -> S3CallError:
+    return S3CallError(
+        f"cannot {what}: {s3.describe_error(exc)}{hint}", retryable=s3.is_transient(exc)
+    )

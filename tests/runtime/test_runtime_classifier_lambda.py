@@ -25,8 +25,8 @@ from tests.runtime.classifier_artifacts import (
     other_format_images,
     png_header_only,
 )
+from tests.runtime.s3_support import s3_notification
 from tests.runtime.test_local_lambda import runtime_config
-from tests.runtime.test_runtime_s3_batch import s3_event
 
 
 def b64(data: bytes) -> str:
@@ -141,7 +141,7 @@ def test_s3_batch_of_images_writes_one_result_per_object(
         s3_client.put_object(Bucket=bucket, Key=key, Body=data)
     config = runtime_config(image_artifact, OUTPUT_BUCKET=bucket, **s3_env)
     with ExecutionEnvironment(config) as env:
-        summary = env.invoke(s3_event(bucket, *objects)).json()
+        summary = env.invoke(s3_notification(bucket, *objects)).json()
     # The GIF and the empty file are bad objects: each gets an error object, not a result.
     assert summary["failed_objects"] == 2, summary
 

@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_lambda.environment import ExecutionEnvironment, FunctionConfig, task_root_for
+from tests.runtime.s3_support import s3_notification
 
 HANDLER = "ml_runtime.handler.lambda_handler"
 LONG_ID = "r" * 4_000  # about 4 KB of result per record: a 5 MiB part every ~1,250 records
@@ -86,18 +87,6 @@ def function_config(
     )
 
 
-def event_for(bucket: str, key: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": key}},
-            }
-        ]
-    }
-
-
 def result_lines(client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     return [json.loads(line) for line in body.splitlines()]
@@ -121,9 +110,8 @@ def test_s3_stopping_mid_object_fails_the_invocation_and_a_rerun_loses_nothing(
     with log.open("wb") as sink, ExecutionEnvironment(config, logs=sink) as env:
         env.wait_ready()
         outcome: dict[str, Any] = {}
-        invocation = threading.Thread(
-            target=lambda: outcome.update(result=env.invoke(event_for(bucket, "input/big.jsonl")))
-        )
+        event = s3_notification(bucket, "input/big.jsonl")
+        invocation = threading.Thread(target=lambda: outcome.update(result=env.invoke(event)))
         invocation.start()
         deadline = time.monotonic() + 120
         while not _a_part_is_uploaded(client, bucket):  # part way through the object
@@ -140,7 +128,7 @@ def test_s3_stopping_mid_object_fails_the_invocation_and_a_rerun_loses_nothing(
         listed = client.list_objects_v2(Bucket=bucket, Prefix="output/").get("Contents", [])
         assert [o["Key"] for o in listed if "/.progress/" not in o["Key"]] == []  # nothing partial
 
-        rerun = env.invoke(event_for(bucket, "input/big.jsonl"))  # Lambda's retry
+        rerun = env.invoke(event)  # Lambda's retry
     assert rerun.ok, rerun.body
     (summary,) = rerun.json()["objects"]
     assert (summary["status"], summary["records"], summary["failed"]) == ("processed", records, 0)
@@ -170,10 +158,10 @@ def test_hundreds_of_thousands_of_records_in_bounded_memory(
         text_artifact, s3_env, s3_env["AWS_ENDPOINT_URL_S3"], S3_BATCH_SIZE="256"
     )
     with ExecutionEnvironment(config) as env:
-        warm = env.invoke(event_for(bucket, "input/one.jsonl"))  # imports boto3, one object
+        warm = env.invoke(s3_notification(bucket, "input/one.jsonl"))  # imports boto3, one object
         assert warm.ok, warm.body
         _, baseline_mb = env.memory_mb()
-        result = env.invoke(event_for(bucket, "input/many.jsonl"))
+        result = env.invoke(s3_notification(bucket, "input/many.jsonl"))
         _, peak_mb = env.memory_mb()
     assert result.ok, result.body
     (summary,) = result.json()["objects"]
