@@ -17,7 +17,7 @@ PLAN_TRAFFIC ?= --profile business-hours
 # Debian packages the tests drive for real: an OCI registry, and tools to inspect images.
 SYSTEM_PACKAGES := docker-registry skopeo umoci
 
-.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load artifact tune plan clean
+.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load bench-batch artifact tune plan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,9 @@ $(TUNE_REPORT): | $(STAMP) $(ARTIFACT)/manifest.json
 # writes environments/$(ENV)/capacity.auto.tfvars.json.
 plan: setup $(TUNE_REPORT)
 	$(BIN)/capacity plan --env $(ENV) $(PLAN_TRAFFIC) --tune-report $(TUNE_REPORT) --artifact $(ARTIFACT)
+
+bench-batch: setup artifact
+	$(BIN)/python -m modelpack.bench_batch --artifact $(ARTIFACT) --report reports/bench-batch.json
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -35,7 +35,7 @@ def initialise(
         logger.exception("init failed: no model")
         raise
     threads = intra_op_threads(config.memory_mb, config.intra_op_threads)
-    model = InferenceModel(located.directory, located.manifest, threads)
+    model = InferenceModel(located.directory, located.manifest, threads, config.batching)
     model_load_ms = (time.perf_counter() - load_started) * 1000
     warm_started = time.perf_counter()
     model.warm_up()

@@ -1,6 +1,7 @@
 """The function as Lambda sees it: one event in, one answer out, dispatched on shape.
 
-HTTP (API Gateway payload 2.0 and function URLs), S3 notifications, or a direct payload.
+HTTP (API Gateway payload 2.0 and function URLs), S3 notifications, S3 Batch Operations
+tasks, or a direct payload.
 This is the only module that knows every event kind; the event modules depend on the
 service, never the other way round.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_runtime import http_events, s3_batch
+from ml_runtime import batch_operations, http_events, s3_batch
 from ml_runtime.service import InferenceError, InferenceService
 from ml_runtime.validation import RequestError
 
@@ -33,7 +34,9 @@ class InferenceFunction:
                 service.logger.set_correlation_id(gateway_id)
             return http_events.handle(event, service)
         if s3_batch.is_s3_event(event):
-            return s3_batch.handle(event, service)
+            return s3_batch.handle(event, context, service)
+        if batch_operations.is_batch_operations_event(event):
+            return batch_operations.handle(event, context, service)
         return _direct(event, service)
 
 

@@ -1,4 +1,4 @@
-"""The S3 client, created on first use only.
+"""The S3 client, created on first use only, and how to read its errors.
 
 boto3 ships with the Lambda base image but costs a large share of a cold start to
 import, so nothing imports it unless S3 is really needed (the S3 model source or an
@@ -11,6 +11,24 @@ from __future__ import annotations
 import os
 from functools import cache
 from typing import Any
+
+# Error codes a retry can cure: throttling, timeouts and S3's own faults.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "OperationAborted",
+    }
+)
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# A conditional write lost: 412 when the condition failed, 409 when another write raced it.
+_CONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 
 
 @cache
@@ -28,7 +46,7 @@ def client() -> Any:
     return boto3.session.Session().client("s3", config=config)
 
 
-def describe_error(exc: Exception) -> str:
+def describe_error(exc: BaseException) -> str:
     """One line saying what went wrong with an S3 call, without a traceback."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
@@ -39,11 +57,40 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def is_not_found(exc: Exception) -> bool:
+def error_code(exc: BaseException) -> str | None:
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
-        return False
-    return str(response.get("Error", {}).get("Code")) in {"NoSuchKey", "404", "NotFound"}
+        return None
+    code = response.get("Error", {}).get("Code")
+    return None if code is None else str(code)
+
+
+def http_status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return int(status) if isinstance(status, int) else None
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return error_code(exc) in _NOT_FOUND_CODES
+
+
+def is_condition_failed(exc: BaseException) -> bool:
+    return error_code(exc) in _CONDITION_CODES or http_status(exc) in {409, 412}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying the same call later may succeed: S3 unreachable, throttled,
+    timed out, a 5xx, or the connection dropped while a body was streaming."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    if isinstance(exc, BotoConnectionError | HTTPClientError | TimeoutError | ConnectionError):
+        return True
+    status = http_status(exc)
+    return error_code(exc) in _TRANSIENT_CODES or (status is not None and status >= 500)
 
 
 def split_uri(uri: str) -> tuple[str, str]:

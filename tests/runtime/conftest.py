@@ -254,6 +254,25 @@ def upload(s3_client: Any) -> Any:
     return _upload
 
 
+# --- the S3 flow: events, results, scripted time ------------------------------------------
+
+
+@pytest.fixture
+def s3_kit(s3_client: Any, bucket: str) -> Any:
+    """This test's bucket and helpers (``tests/runtime/s3_support.py``)."""
+    from tests.runtime.s3_support import S3Kit
+
+    return S3Kit(s3_client, bucket)
+
+
+@pytest.fixture(scope="session")
+def scripted_context() -> Any:
+    """``scripted_context(checks)``: a context whose time runs out (``s3_support``)."""
+    from tests.runtime.s3_support import ScriptedContext
+
+    return ScriptedContext
+
+
 # --- in-process services ------------------------------------------------------------------
 
 
@@ -290,6 +309,32 @@ def tensor_service(tensor_artifact: Path) -> Any:
 @pytest.fixture(scope="session")
 def context() -> FakeContext:
     return FakeContext()
+
+
+@pytest.fixture(scope="session")
+def whole_object_service(text_artifact: Path) -> Any:
+    """``whole_object_service(**env)``: the text artefact behind a task that reads whole
+    S3 objects (``object_format = "binary"``, as image classification does): the object
+    must be UTF-8 text, and its result is the text's embedding."""
+    from ml_runtime.tasks.embedding import EmbeddingTask
+    from ml_runtime.validation import RequestError
+
+    class WholeTextTask(EmbeddingTask):
+        object_format = "binary"
+
+        def answer_object(self, data: bytes, key: str) -> dict[str, Any]:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RequestError("object is not UTF-8 text", code="unreadable_object") from None
+            return {"key": key, "embedding": self.run_records([text])[0]["embedding"]}
+
+    def build(**env: str) -> Any:
+        function = make_service(text_artifact, **env)
+        function.service.task = WholeTextTask(function.service.task.runner)
+        return function
+
+    return build
 
 
 @pytest.fixture(scope="session")
