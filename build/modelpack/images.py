@@ -47,9 +47,7 @@ def load_rgb(path: Path) -> Image.Image:
     return decode(path.read_bytes(), BUILD_IMAGE_LIMITS)
 
 
-def preprocess_images(
-    images: Sequence[Image.Image], block: dict[str, Any]
-) -> np.ndarray[Any, Any]:
+def preprocess_images(images: Sequence[Image.Image], block: dict[str, Any]) -> np.ndarray[Any, Any]:
     """A batch of RGB images ready for the model's ``block["input_name"]`` input."""
     spec = Preprocess.from_manifest(block)
     return np.stack([preprocess(image, spec) for image in images])
