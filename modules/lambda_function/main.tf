@@ -23,6 +23,9 @@ locals {
       INPUT_PREFIX  = var.s3_batch.input_prefix
       OUTPUT_BUCKET = var.s3_batch.output_bucket
       OUTPUT_PREFIX = var.s3_batch.output_prefix
+      # A large object resumes over the invocations Lambda makes of one event (the first
+      # plus its retries); after the last it must end as a permanent failure, not retry.
+      S3_MAX_INVOCATIONS = tostring(var.async_maximum_retry_attempts + 1)
     },
   )
   environment = merge(var.environment_variables, local.contract_environment)
@@ -113,8 +116,27 @@ data "aws_iam_policy_document" "execution" {
       effect = "Allow"
       # Large results go up as multipart uploads that are aborted when a line fails;
       # reading its own results back lets a stale event leave a newer result alone.
-      actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      # Deleting retires an older error object and the progress document of a finished
+      # object (under <output_prefix>.progress/).
+      actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
       resources = ["arn:${local.partition}:s3:::${statement.value.output_bucket}/${statement.value.output_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.s3_batch == null ? [] : [var.s3_batch]
+    content {
+      sid    = "ListBatchBuckets"
+      effect = "Allow"
+      # Without s3:ListBucket, S3 answers a HEAD of a missing key (a result not yet
+      # written, an input deleted since its event) with 403 instead of 404, and the flow
+      # cannot tell "absent" from "refused" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+      # ListBucketMultipartUploads finds an unfinished upload to resume or abort.
+      actions = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
+      resources = distinct([
+        "arn:${local.partition}:s3:::${statement.value.input_bucket}",
+        "arn:${local.partition}:s3:::${statement.value.output_bucket}",
+      ])
     }
   }
 

@@ -347,6 +347,8 @@ def test_runtime_contract_environment_and_s3_trigger(tf_sandbox: Any, planned: P
         "INPUT_PREFIX": "input/",
         "OUTPUT_BUCKET": "example-batch",
         "OUTPUT_PREFIX": "output/",
+        # Lambda's default of 2 asynchronous retries: three invocations per event.
+        "S3_MAX_INVOCATIONS": "3",
     }
     notification = view.one("aws_s3_bucket_notification")
     assert notification["bucket"] == "example-batch"
@@ -403,14 +405,25 @@ def test_execution_role_holds_only_what_features_need(tf_sandbox: Any, planned: 
         "s3:GetObjectVersion",
     }
     assert full["ReadBatchInput"]["Resource"] == "arn:aws:s3:::example-batch-input/input/*"
-    # Results (multipart for large ones) and reading them back, on the output prefix only.
+    # Results (multipart for large ones), reading them back and retiring stale error and
+    # progress objects, on the output prefix only.
     assert set(_as_list(full["WriteBatchOutput"]["Action"])) == {
         "s3:PutObject",
         "s3:GetObject",
+        "s3:DeleteObject",
         "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts",
     }
     assert full["WriteBatchOutput"]["Resource"] == "arn:aws:s3:::example-batch-output/output/*"
+    # Listing, so a missing key is a 404 the flow can act on (not a 403), on both buckets.
+    assert set(_as_list(full["ListBatchBuckets"]["Action"])) == {
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+    }
+    assert set(_as_list(full["ListBatchBuckets"]["Resource"])) == {
+        "arn:aws:s3:::example-batch-input",
+        "arn:aws:s3:::example-batch-output",
+    }
     assert full["ReadModelArtefact"]["Resource"] == "arn:aws:s3:::example-models/all-minilm-l6-v2/*"
     assert "MountModelStore" not in full
     assert "ManageVpcNetworkInterfaces" not in full
