@@ -41,6 +41,10 @@ def first_answers(naive: Any, optimized: Any) -> dict[str, Any]:
         norms = sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5
         return {"cosine_naive_vs_optimized": round(dot / norms, 4)}
     answer: dict[str, Any] = {"naive_first_answer": naive.get("predictions", naive)}
+    if "predictions" not in optimized:
+        # An error body or an answer of another shape: say what came back, do not crash.
+        answer["optimized_first_answer_keys"] = sorted(optimized)
+        return answer
     answer["optimized_first_answer"] = optimized["predictions"]
     answer["same_top_label"] = (
         naive["predictions"][0][0]["label"] == optimized["predictions"][0][0]["label"]
