@@ -1,4 +1,4 @@
-"""Run ``init``, ``validate`` and ``plan`` on a Terraform directory, isolated, with tftest.
+"""Run ``init``, ``validate`` or ``plan`` on a Terraform directory, isolated, with tftest.
 
 Each run works on a private copy of the project's Terraform tree, so relative module
 sources (``source = "../../modules/x"``) resolve, parallel runs never share a
@@ -137,24 +137,26 @@ class Session:
         tf_vars: Mapping[str, Any] | None = None,
         tf_var_file: str | None = None,
     ) -> tftest.TerraformPlanOutput:
-        """``init``, ``validate``, ``plan -out`` and ``show -json``; the parsed plan.
+        """``init``, ``plan -json -out`` and ``show -json``; the parsed plan.
 
-        Raises ``tftest.TerraformTestError`` whose message holds Terraform's diagnostics,
-        unwrapped (summary and detail of each error), then Terraform's full output.
+        ``plan`` validates the configuration itself, and its ``-json`` output carries the
+        diagnostics unwrapped, so a failing plan is run once, not again to explain it (each
+        Terraform command starts the provider; the test suite plans a few hundred times).
+        Raises ``tftest.TerraformTestError`` whose message holds Terraform's diagnostics
+        (summary and detail of each error).
         """
         test = self.setup(tfdir)
-        try:
-            test.execute_command("validate", "-no-color")
-        except tftest.TerraformTestError as exc:
-            raise self._explain(test, exc, ["validate"], tfdir) from None
         var_args = tftest.parse_args(tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file)
+        plan_file = "tfoffline.tfplan"
+        args = ["plan", "-input=false", f"-out={plan_file}", *var_args]
+        result = self._run_json(test, args)
+        if result.returncode != 0:
+            raise _diagnosed_error(f"terraform plan failed for {tfdir}", result)
+        shown = test.execute_command("show", "-no-color", "-json", plan_file)
         try:
-            plan: tftest.TerraformPlanOutput = test.plan(
-                output=True, tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file
-            )
-        except tftest.TerraformTestError as exc:
-            raise self._explain(test, exc, ["plan", "-input=false", *var_args], tfdir) from None
-        return plan
+            return tftest.TerraformPlanOutput(json.loads(shown.out))
+        except json.JSONDecodeError as exc:
+            raise tftest.TerraformTestError(f"terraform show printed no JSON plan: {exc}") from exc
 
     def validate(self, tfdir: str | os.PathLike[str]) -> dict[str, Any]:
         """``init`` then ``validate -json``; the JSON, whether or not the config is valid."""
@@ -181,20 +183,38 @@ class Session:
             check=False,
         )
 
-    def _explain(
-        self,
-        test: tftest.TerraformTest,
-        exc: tftest.TerraformTestError,
-        args: list[str],
-        tfdir: str | os.PathLike[str],
-    ) -> tftest.TerraformTestError:
-        """Re-run a failed command with ``-json`` to quote its diagnostics unwrapped."""
-        diagnostics = _error_diagnostics(self._run_json(test, args).stdout)
-        quoted = "\n\n".join(
-            f"Error: {d.get('summary', '')}\n{d.get('detail', '')}".rstrip() for d in diagnostics
+
+def _diagnosed_error(
+    header: str, result: subprocess.CompletedProcess[str]
+) -> tftest.TerraformTestError:
+    """The error diagnostics of a ``-json`` run quoted unwrapped, then its raw output."""
+    quoted = "\n\n".join(_render(d) for d in _error_diagnostics(result.stdout))
+    if quoted:
+        return tftest.TerraformTestError(f"{header}:\n\n{quoted}")
+    return tftest.TerraformTestError(
+        f"{header}\n\nTerraform output:\n{result.stdout}{result.stderr}"
+    )
+
+
+def _render(diagnostic: dict[str, Any]) -> str:
+    """One diagnostic as Terraform prints it, unwrapped: summary, where, values, detail."""
+    lines = [f"Error: {diagnostic.get('summary', '')}"]
+    where = diagnostic.get("range") or {}
+    snippet = diagnostic.get("snippet") or {}
+    if where:
+        context = f", in {snippet['context']}" if snippet.get("context") else ""
+        lines.append(
+            f"  on {where.get('filename')} line {where.get('start', {}).get('line')}{context}:"
         )
-        header = f"terraform {args[0]} failed for {tfdir}"
-        return _single_message(exc, f"{header}:\n\n{quoted}" if quoted else header)
+    if snippet.get("code"):
+        lines.append(f"  {snippet['code']}")
+    lines.extend(
+        f"    {v.get('traversal')} {v.get('statement')}" for v in snippet.get("values", [])
+    )
+    if diagnostic.get("address"):
+        lines.append(f"  with {diagnostic['address']}")
+    lines.append(str(diagnostic.get("detail", "")))
+    return "\n".join(lines).rstrip()
 
 
 def _single_message(exc: tftest.TerraformTestError, header: str) -> tftest.TerraformTestError:

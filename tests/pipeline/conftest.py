@@ -24,9 +24,6 @@ from transformers import (
     ViTForImageClassification,
 )
 
-from modelpack.pipeline import BuildOptions, build
-from modelpack.sources import load_source
-
 WORDS = [
     "the",
     "a",
@@ -92,14 +89,6 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertModel(config).save_pretrained(directory)
     _tiny_tokenizer().save(str(directory / "tokenizer.json"))
     return directory
-
-
-@pytest.fixture(scope="session")
-def default_artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
-    """The real all-MiniLM-L6-v2 artefact, built once for the whole session."""
-    output = tmp_path_factory.mktemp("default") / "all-MiniLM-L6-v2"
-    manifest = build(load_source(), BuildOptions(output=output, latency_runs=20))
-    return output, manifest
 
 
 TINY: dict[str, Any] = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}

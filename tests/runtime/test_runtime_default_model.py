@@ -1,14 +1,10 @@
-"""End to end on the default model: `modelpack build`, then the runtime in the emulator.
-
-Builds the real all-MiniLM-L6-v2 artefact (a few minutes on two cores), runs it through
-real awslambdaric processes, and checks its embeddings against the naive PyTorch handler
-under the same harness. Marked slow; it still runs on CI.
+"""End to end on the default model: the real all-MiniLM-L6-v2 artefact (the session's
+``default_artifact``), run through real awslambdaric processes, its embeddings checked
+against the naive PyTorch handler under the same harness. Marked slow; it still runs on CI.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,18 +30,10 @@ def run_handler(handler: str, environment: dict[str, str]) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_default_model_artifact_serves_through_the_emulator(tmp_path: Path) -> None:
-    artifact = tmp_path / "all-MiniLM-L6-v2"
-    modelpack = Path(sys.executable).parent / "modelpack"
-    build = subprocess.run(
-        [str(modelpack), "build", "--output", str(artifact)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1500,
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-
+def test_default_model_artifact_serves_through_the_emulator(
+    default_artifact: tuple[Path, dict[str, object]],
+) -> None:
+    artifact, _ = default_artifact
     optimized = run_handler("ml_runtime.handler.lambda_handler", {"MODEL_DIR": str(artifact)})
     naive = run_handler("naive_reference.handler.lambda_handler", {})
     assert optimized.shape == naive.shape == (3, 384)
