@@ -120,6 +120,11 @@ def _records(source: SourceModel) -> list[Batch]:
                 keep = record[_MASK][0] != 0
                 record = {name: value[:, keep] for name, value in record.items()}
             records.append(record)
+    if source.tokenizer is None:
+        # Tensor records batch only with records of their own shape (dynamic axes
+        # other than the batch may differ from one evaluation batch to the next).
+        shapes = [{name: v.shape for name, v in r.items()} for r in records]
+        records = [r for r, shape in zip(records, shapes, strict=True) if shape == shapes[0]]
     return records
 
 
