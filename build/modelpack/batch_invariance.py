@@ -41,7 +41,7 @@ class BatchInvariance:
     min_cosine: float
     max_abs_difference: float
     batch_sizes: tuple[int, ...]
-    records: int
+    records: int  # batched results compared (a record may sit in more than one batch)
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def measure_batch_invariance(
     )
     if not sizes:
         return BatchInvariance(
-            False, metric, 0.0, float("inf"), (), len(records), "too few evaluation records"
+            False, metric, 0.0, 0.0, (), len(records), "too few evaluation records to batch"
         )
     sess = session(model_path, threads=1)
     names = [spec.name for spec in source.inputs]
