@@ -8,14 +8,19 @@ lengths from a couple of tokens to the truncation limit) it times, at one thread
   through transformers), one record at a time;
 - ``padded``: the function's model in batches of ``S3_BATCH_SIZE`` records in input order,
   each padded to its longest text (what the S3 flow did before length grouping);
-- ``grouped``: the function's model on windows of ``S3_WINDOW_RECORDS`` records, sorted
-  by token count into micro-batches (:meth:`ml_runtime.model.InferenceModel.run_texts`,
-  exactly what the S3 flow runs);
+- ``grouped``: what the S3 flow runs by default for this artefact: windows of
+  ``S3_WINDOW_RECORDS`` records sorted by token count into micro-batches
+  (:meth:`ml_runtime.model.InferenceModel.run_texts`) when the manifest says the artefact
+  is batch-invariant, one record per run otherwise (:mod:`ml_runtime.batch_policy`);
+- ``forced``: the same windows in micro-batches of ``--batch-size`` whatever the
+  manifest says (an explicit ``S3_BATCH_SIZE``), so the cost or benefit of batching a
+  non-invariant artefact stays visible;
 - ``single``: the function's model one record at a time, for reference.
 
 The methods take turns on each window of the corpus, so background load hits all of
-them alike. The identity check compares each record's ``grouped`` embedding with the
-same record run alone (cosine), and the report names the machine.
+them alike. The identity checks compare each record's ``grouped`` (and ``forced``)
+embedding with the same record run alone (cosine); the report also records the
+manifest's batch-invariance verdict and names the machine.
 """
 
 from __future__ import annotations
@@ -39,14 +44,16 @@ from build_support.logs import configure, event
 from build_support.machine import cpu_description
 from build_support.progress import step
 from ml_runtime.artifact import verify_artifact
+from ml_runtime.batch_policy import decide_batching
 from ml_runtime.config import S3FlowSettings, TextBatching
 from ml_runtime.model import InferenceModel, micro_batches
+from modelpack.batch_invariance import MIN_COSINE
 from modelpack.eval_texts import evaluation_texts
 
 logger = logging.getLogger("modelpack.bench_batch")
 
-TARGETS = {"speedup_vs_naive_min": 4.0, "speedup_vs_padded_min": 1.8, "cosine_min": 0.9999}
-METHODS = ("naive", "padded", "grouped", "single")
+TARGETS = {"speedup_vs_naive_min": 4.0, "speedup_vs_padded_min": 1.8, "cosine_min": MIN_COSINE}
+METHODS = ("naive", "padded", "grouped", "forced", "single")
 CORPUS_SEED = 13
 
 
@@ -97,6 +104,9 @@ def run(
         from naive_reference import handler as naive
     manifest = verify_artifact(artifact)
     model = InferenceModel(artifact, manifest, threads=1, batching=batching)
+    # What the runtime does when S3_BATCH_SIZE is left unset.
+    decision = decide_batching(manifest, batching, explicit=False)
+    default = InferenceModel(artifact, manifest, threads=1, batching=decision.batching)
     records, max_words, window = corpus_spec.records, corpus_spec.max_words, corpus_spec.window
     corpus = mixed_length_corpus(evaluation_texts(), records, max_words)
     lengths = model.token_counts(corpus)
@@ -110,7 +120,8 @@ def run(
                 for i in range(0, len(texts), batching.max_records)
             ]
         ),
-        "grouped": lambda texts: _embeddings(model.run_texts(texts)),
+        "grouped": lambda texts: _embeddings(default.run_texts(texts)),
+        "forced": lambda texts: _embeddings(model.run_texts(texts)),
         "single": lambda texts: np.concatenate([_embeddings(model.run_texts([t])) for t in texts]),
     }
     for call in calls.values():  # warm-up: lazy initialisation out of the timings
@@ -135,6 +146,7 @@ def run(
         for name in METHODS
     }
     grouped_vs_single = _cosine(embeddings["grouped"], embeddings["single"])
+    forced_vs_single = _cosine(embeddings["forced"], embeddings["single"])
     padded_vs_single = _cosine(embeddings["padded"], embeddings["single"])
     vs_naive = _cosine(embeddings["grouped"], embeddings["naive"])
     speedup_naive = seconds["naive"] / seconds["grouped"]
@@ -142,6 +154,12 @@ def run(
     result: dict[str, Any] = {
         "model": manifest.name,
         "quantization": _quantization(artifact),
+        "batching": {
+            "manifest": _manifest_field(artifact, "batching"),
+            "grouped_records_per_run": decision.batching.max_records,
+            "forced_records_per_run": batching.max_records,
+            "reason": decision.reason,
+        },
         "threads": 1,
         "corpus": _corpus_summary(lengths, len(evaluation_texts()), max_words, manifest.max_length),
         "settings": {
@@ -149,20 +167,21 @@ def run(
             "batch_max_records": batching.max_records,
             "batch_max_tokens": batching.max_tokens,
         },
-        "padding": _padding(lengths, window, batching),
+        "padding": _padding(lengths, window, batching, decision.batching),
         "methods": methods,
         "speedup_vs_naive": round(speedup_naive, 2),
         "speedup_vs_padded": round(speedup_padded, 2),
+        "forced_speedup_vs_naive": round(seconds["naive"] / seconds["forced"], 2),
+        "forced_speedup_vs_grouped": round(seconds["grouped"] / seconds["forced"], 2),
         "identity": {
-            "compared": "grouped vs the same model one record at a time",
-            "cosine_min": round(float(grouped_vs_single.min()), 6),
-            "cosine_mean": round(float(grouped_vs_single.mean()), 6),
-            "records_at_or_above_threshold": round(
-                float(np.mean(grouped_vs_single >= TARGETS["cosine_min"])), 4
-            ),
+            "compared": "grouped (the runtime's default) vs the same model one record at a time",
+            **_identity(grouped_vs_single),
             "padded_cosine_min": round(float(padded_vs_single.min()), 6),
             "padded_cosine_mean": round(float(padded_vs_single.mean()), 6),
-            "passed": bool(grouped_vs_single.min() >= TARGETS["cosine_min"]),
+        },
+        "forced_identity": {
+            "compared": f"forced micro-batches of {batching.max_records} vs one record at a time",
+            **_identity(forced_vs_single),
         },
         "accuracy_vs_naive_fp32": {
             "cosine_min": round(float(vs_naive.min()), 6),
@@ -207,31 +226,57 @@ def _corpus_summary(
     }
 
 
-def _padding(lengths: Sequence[int], window: int, batching: TextBatching) -> dict[str, int]:
+def _identity(cosines: np.ndarray) -> dict[str, Any]:
+    return {
+        "cosine_min": round(float(cosines.min()), 6),
+        "cosine_mean": round(float(cosines.mean()), 6),
+        "records_at_or_above_threshold": round(float(np.mean(cosines >= TARGETS["cosine_min"])), 4),
+        "passed": bool(cosines.min() >= TARGETS["cosine_min"]),
+    }
+
+
+def _padding(
+    lengths: Sequence[int], window: int, forced: TextBatching, default: TextBatching
+) -> dict[str, int]:
     """Tokens the model computes (padding included) for each way of batching."""
-    size = batching.max_records
+    size = forced.max_records
     padded = sum(
         len(lengths[i : i + size]) * max(lengths[i : i + size])
         for i in range(0, len(lengths), size)
     )
-    grouped = 0
+    return {
+        "real_tokens": int(sum(lengths)),
+        "padded_batches": padded,
+        "grouped_batches": _grouped_tokens(lengths, window, default),
+        "forced_batches": _grouped_tokens(lengths, window, forced),
+    }
+
+
+def _grouped_tokens(lengths: Sequence[int], window: int, batching: TextBatching) -> int:
+    tokens = 0
     for start in range(0, len(lengths), window):
         part = lengths[start : start + window]
         for batch in micro_batches(part, batching):
-            grouped += len(batch) * max(part[i] for i in batch)
-    return {"real_tokens": int(sum(lengths)), "padded_batches": padded, "grouped_batches": grouped}
+            tokens += len(batch) * max(part[i] for i in batch)
+    return tokens
 
 
 def _quantization(artifact: Path) -> str | None:
-    data = json.loads((artifact / "manifest.json").read_text(encoding="utf-8"))
-    chosen = data.get("quantization", {}).get("chosen", {})
+    chosen = _manifest_field(artifact, "quantization", {}).get("chosen", {})
     return chosen.get("name") if isinstance(chosen, dict) else None
+
+
+def _manifest_field(artifact: Path, name: str, default: Any = None) -> Any:
+    """A block of the manifest as written (``default`` when an older build left it out)."""
+    data = json.loads((artifact / "manifest.json").read_text(encoding="utf-8"))
+    return data.get(name, default)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m modelpack.bench_batch",
-        description="Records per second per vCPU: naive handler, padded batches, length grouping.",
+        description="Records per second per vCPU: naive handler, padded batches, length grouping"
+        " (the runtime's default for the artefact) and forced batching.",
     )
     parser.add_argument("--artifact", type=Path, required=True, help="sentence-embedding artefact")
     parser.add_argument("--report", type=Path, required=True, help="JSON report to write")
@@ -254,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-size",
         type=int,
         default=TextBatching.max_records,
-        help="records per batch, as S3_BATCH_SIZE (default %(default)s)",
+        help="records per batch for padded and forced, as an explicit S3_BATCH_SIZE; grouped"
+        " uses it only for a batch-invariant artefact (default %(default)s)",
     )
     parser.add_argument(
         "--max-tokens",
@@ -286,11 +332,20 @@ def _summary(result: dict[str, Any]) -> str:
     lines = [f"{result['corpus']['records']} records, 1 thread, {result['machine']['cpu_model']}"]
     for name in METHODS:
         lines.append(f"  {name:<8} {methods[name]['records_per_second_per_vcpu']:>9.1f} records/s")
-    identity = result["identity"]
+    identity, forced = result["identity"], result["forced_identity"]
+    verdict = (result["batching"]["manifest"] or {}).get("invariant", "not measured")
+    lines.append(
+        f"  manifest batch-invariant: {verdict}; grouped runs "
+        f"{result['batching']['grouped_records_per_run']} record(s) per micro-batch at most"
+    )
     lines.append(
         f"  grouped: {result['speedup_vs_naive']}x naive, {result['speedup_vs_padded']}x padded; "
         f"cosine to one-at-a-time min {identity['cosine_min']} (target >= "
         f"{TARGETS['cosine_min']})"
+    )
+    lines.append(
+        f"  forced:  {result['forced_speedup_vs_grouped']}x grouped; cosine to one-at-a-time "
+        f"min {forced['cosine_min']}"
     )
     return "\n".join(lines)
 

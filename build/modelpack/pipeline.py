@@ -12,6 +12,7 @@ from typing import Any
 from build_support.atomic import staged_directory, write_json
 from build_support.logs import event
 from build_support.progress import step
+from modelpack.batch_invariance import measure_batch_invariance
 from modelpack.errors import AccuracyGateError, OutputExistsError
 from modelpack.evaluate import (
     Accuracy,
@@ -105,6 +106,9 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                     rounds=1,
                     per_round=options.latency_runs,
                 )[0]
+            with step(logger, "batch invariance of the artefact"):
+                batching = measure_batch_invariance(source, stage / MODEL_FILE, _activation(source))
+            event(logger, "batch invariance measured", **batching.to_json())
             manifest = build_manifest(
                 stage,
                 name=source.name,
@@ -135,6 +139,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                     "threads": 1,
                     "runs": len(timings),
                 },
+                batching=batching.to_json(),
                 source=source.source,
                 **_classifier_fields(source),
             )
@@ -158,7 +163,7 @@ def _measure_candidates(
     candidates = candidates_for(optimized, source.candidate_set)
     # A labelled classifier's head (pooler, classifier) stays float: see quantize.head_nodes.
     keep_float = head_nodes(optimized) if source.classification is not None else []
-    activation = source.classification.activation if source.classification else "softmax"
+    activation = _activation(source)
     measured: list[_Measured] = []
     with step(
         logger,
@@ -207,6 +212,10 @@ def _choose(measured: list[_Measured]) -> _Measured:
     fastest = min(m.latency_ms["p50"] for m in passing)
     near = [m for m in passing if m.latency_ms["p50"] <= fastest * (1 + LATENCY_TIE_FRACTION)]
     return max(near, key=lambda m: tuple(m.accuracy.values.values()))
+
+
+def _activation(source: SourceModel) -> str:
+    return source.classification.activation if source.classification else "softmax"
 
 
 def _classifier_fields(source: SourceModel) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class Manifest:
     outputs: tuple[TensorSpec, ...]
     # ONNX Runtime graph optimisers the build measured the model without.
     disabled_optimizers: tuple[str, ...] = ()
+    # The build's verdict (manifest ``batching.invariant``): does a record get the same
+    # result in a batch as alone? None: not measured (built before the field existed).
+    batch_invariant: bool | None = None
     # The whole manifest as read: a task module parses its own blocks from it (labels,
     # classification, preprocess), so this module need not know every task.
     fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -72,6 +75,7 @@ class Manifest:
                 inputs=_specs(_field(data, "inputs", list), "inputs"),
                 outputs=_specs(_field(data, "outputs", list), "outputs"),
                 disabled_optimizers=_disabled_optimizers(data.get("session", {})),
+                batch_invariant=_batch_invariant(data.get("batching")),
                 fields=data,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -146,6 +150,18 @@ def _disabled_optimizers(session: Any) -> tuple[str, ...]:
             " list of ONNX Runtime optimizer names"
         )
     return tuple(names)
+
+
+def _batch_invariant(batching: Any) -> bool | None:
+    if batching is None:
+        return None
+    invariant = batching.get("invariant") if isinstance(batching, dict) else None
+    if not isinstance(invariant, bool):
+        raise ArtifactError(
+            "manifest field 'batching' must be an object whose 'invariant' is true or false"
+            " (or be left out: not measured); rebuild the artefact with modelpack"
+        )
+    return invariant
 
 
 def _safe_relative(path: str) -> str:

@@ -6,6 +6,7 @@ import time
 
 from aws_lambda_powertools.metrics import single_metric
 
+from ml_runtime.batch_policy import decide_batching
 from ml_runtime.compute import intra_op_threads
 from ml_runtime.config import RuntimeConfig
 from ml_runtime.function import InferenceFunction
@@ -35,7 +36,8 @@ def initialise(
         logger.exception("init failed: no model")
         raise
     threads = intra_op_threads(config.memory_mb, config.intra_op_threads)
-    model = InferenceModel(located.directory, located.manifest, threads, config.batching)
+    batching = decide_batching(located.manifest, config.batching, config.batch_size_set)
+    model = InferenceModel(located.directory, located.manifest, threads, batching.batching)
     model_load_ms = (time.perf_counter() - load_started) * 1000
     warm_started = time.perf_counter()
     model.warm_up()
@@ -50,6 +52,7 @@ def initialise(
             "model_location": located.location,
             "attempts": [a.__dict__ for a in located.attempts],
             "intra_op_threads": threads,
+            "batching": batching.to_json(),
             "memory_mb": config.memory_mb,
             "model_load_ms": round(model_load_ms, 1),
             "warm_up_ms": round(warm_up_ms, 1),

@@ -78,6 +78,9 @@ class RuntimeConfig:
     batching: TextBatching
     s3_flow: S3FlowSettings
     limits: Limits
+    # S3_BATCH_SIZE given explicitly: honoured even for an artefact that is not
+    # batch-invariant (see ml_runtime.batch_policy).
+    batch_size_set: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> RuntimeConfig:
@@ -137,6 +140,7 @@ class RuntimeConfig:
             batching=batching,
             s3_flow=s3_flow,
             limits=limits,
+            batch_size_set=bool(env.get("S3_BATCH_SIZE")),
         )
 
 

@@ -46,6 +46,8 @@ class InferenceService:
             "task": manifest.task,
             "model_source": self.located.source,
             "intra_op_threads": self.model.threads,
+            "records_per_run": self.model.batching.max_records,
+            "batch_invariant": manifest.batch_invariant,
         }
 
     def count(self, name: str, value: float = 1) -> None:

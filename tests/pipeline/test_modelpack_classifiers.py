@@ -205,6 +205,13 @@ def test_vit_image_classifier(tiny_vit_dir: Path, pattern_images: Path, tmp_path
     methods = {c["settings"]["method"] for c in manifest["quantization"]["candidates"]}
     assert methods == {"dynamic", "static-qdq"}
     assert manifest["source"]["images"] == {"calibration": 12, "evaluation": 36}
+    # Images batch freely (one shape), so all three micro-batch sizes are measured, and a
+    # classifier is judged by its probabilities.
+    batching = manifest["batching"]
+    assert batching["metric"] == "max_abs_probability_difference"
+    assert batching["batch_sizes"] == [4, 16, 32]
+    bound = batching["thresholds"]["max_abs_probability_difference"]
+    assert batching["invariant"] == (batching["max_abs_difference"] <= bound)
 
 
 def test_image_classifier_without_images_explains_what_it_needs(tiny_vit_dir: Path) -> None:

@@ -61,6 +61,17 @@ class ModelRunner:
         batch = int(next(iter(feeds.values())).shape[0]) if feeds else 1
         return self.run(lambda: self.model.run_tensors(feeds), batch)
 
+    def samples(
+        self, name: str, samples: Sequence[np.ndarray], per_run: int
+    ) -> dict[str, np.ndarray]:
+        """Same-shaped samples of input ``name`` in runs of at most ``per_run``; the outputs
+        stacked back in input order."""
+        runs = [
+            self.tensors({name: np.stack(samples[start : start + per_run])})
+            for start in range(0, len(samples), per_run)
+        ]
+        return {key: np.concatenate([run[key] for run in runs]) for key in runs[0]}
+
 
 class Task(ABC):
     """The interface the event handlers use; one subclass per manifest ``task``."""

@@ -97,12 +97,10 @@ class ImageClassificationTask(Task):
     def _classify(
         self, samples: Sequence[np.ndarray], ranking: Ranking
     ) -> list[list[dict[str, Any]]]:
-        name = self.spec.input_name
-        if self.one_at_a_time:
-            runs = [self.runner.tensors({name: sample[np.newaxis]}) for sample in samples]
-            outputs = {self.head.output: np.concatenate([r[self.head.output] for r in runs])}
-        else:
-            outputs = self.runner.tensors({name: np.stack(samples)})
+        # A fixed batch dimension of 1 takes one image per run; otherwise as many as the
+        # runtime's batching allows (one, unless the artefact is batch-invariant).
+        per_run = 1 if self.one_at_a_time else self.runner.model.batching.max_records
+        outputs = self.runner.samples(self.spec.input_name, samples, per_run)
         return self.head.predictions(outputs, ranking)
 
 
