@@ -26,7 +26,7 @@ from modelpack.evaluate import (
 )
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
 from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
-from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, optimize_graph
+from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, fused_attention, optimize_graph
 from modelpack.quantize import Candidate, candidates_for, head_nodes, quantize
 from modelpack.source_model import SourceModel
 
@@ -52,6 +52,7 @@ class _Measured:
     path: Path
     accuracy: Accuracy
     size_bytes: int
+    optimization: dict[str, Any]  # how its graph was optimised, for the manifest
     latency_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
             logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"
         ) as progress:
             reference = reference_outputs(source, on_batch=progress.advance)
-        measured = _measure_candidates(source, work, reference, options.thresholds)
+        measured = _measure_candidates(source, work, reference, options.thresholds, optimization)
         chosen = _choose(measured)
         with staged_directory(options.output) as stage:
             shutil.copyfile(chosen.path, stage / MODEL_FILE)
@@ -118,7 +119,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                 outputs=[s.to_json() for s in source.outputs],
                 opset=options.opset,
                 export=export.to_json(),
-                optimization=optimization,
+                optimization=chosen.optimization,
                 session={"disabled_optimizers": list(SESSION_DISABLED_OPTIMIZERS)},
                 quantization={
                     "chosen": {
@@ -151,13 +152,36 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
     return manifest
 
 
+def _candidate_graphs(
+    source: SourceModel, work: Path, optimization: dict[str, Any], candidates: tuple[Candidate, ...]
+) -> dict[bool, tuple[Path, dict[str, Any]]]:
+    """The optimised graph(s) the candidates quantize, by ``attention_fusion is False``:
+    the fused graph, and when attention was fused and a candidate wants it unfused, the
+    same optimisation without attention fusion (else both are the same graph)."""
+    fused = (work / "optimized.onnx", optimization)
+    graphs = {False: fused, True: fused}
+    if fused_attention(optimization) and any(c.attention_fusion is False for c in candidates):
+        unfused = work / "optimized-unfused-attention.onnx"
+        with step(logger, "optimise graph without attention fusion"):
+            report = optimize_graph(source, work / "fp32.onnx", unfused, fuse_attention=False)
+        graphs[True] = (unfused, report)
+    return graphs
+
+
 def _measure_candidates(
-    source: SourceModel, work: Path, reference: list[Any], thresholds: Thresholds
+    source: SourceModel,
+    work: Path,
+    reference: list[Any],
+    thresholds: Thresholds,
+    optimization: dict[str, Any],
 ) -> list[_Measured]:
-    optimized = work / "optimized.onnx"
-    candidates = candidates_for(optimized, source.candidate_set)
+    candidates = candidates_for(work / "optimized.onnx", source.candidate_set)
+    graphs = _candidate_graphs(source, work, optimization, candidates)
     # A labelled classifier's head (pooler, classifier) stays float: see quantize.head_nodes.
-    keep_float = head_nodes(optimized) if source.classification is not None else []
+    keep_float = {
+        unfused: head_nodes(path) if source.classification is not None else []
+        for unfused, (path, _) in graphs.items()
+    }
     activation = source.classification.activation if source.classification else "softmax"
     measured: list[_Measured] = []
     with step(
@@ -169,10 +193,12 @@ def _measure_candidates(
     ) as progress:
         for index, candidate in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            quantize(candidate, optimized, path, source.calibration, keep_float)
+            unfused = candidate.attention_fusion is False
+            graph, graph_report = graphs[unfused]
+            quantize(candidate, graph, path, source.calibration, keep_float[unfused])
             outputs = onnx_outputs(source, session(path))
             accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
-            measured.append(_Measured(candidate, path, accuracy, path.stat().st_size))
+            measured.append(_Measured(candidate, path, accuracy, path.stat().st_size, graph_report))
             event(
                 logger,
                 "candidate measured",

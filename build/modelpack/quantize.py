@@ -75,6 +75,13 @@ class Candidate:
     calibration: str | None = None
     blockwise_matmuls: str | None = None
     block_size: int | None = None
+    # MatMulNBits activations: 4 quantizes them to int8 per row and block at run time
+    # (integer kernels), 0/1 keeps them float. None: 4.
+    accuracy_level: int | None = None
+    # False: quantize the graph optimised without attention fusion (modelpack.optimize),
+    # so each attention projection is a plain MatMul the blockwise rewrite reaches.
+    # None: the fused graph.
+    attention_fusion: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -112,7 +119,22 @@ DYNAMIC_CANDIDATES = (
         blockwise_matmuls=ALL_MATMULS,
         block_size=128,
     ),
+    # Every projection, attention's included, 8-bit blockwise: no activation is quantized
+    # over the whole batch (see the module docstring).
+    Candidate(
+        "int8-blockwise-all-matmuls-unfused-attention",
+        DYNAMIC,
+        "QInt8",
+        per_channel=True,
+        reduce_range=True,
+        blockwise_matmuls=ALL_MATMULS,
+        block_size=128,
+        attention_fusion=False,
+    ),
 )
+# MatMulNBits accuracy level 4: int8 activations per row and block, integer kernels,
+# outliers stay local to their block.
+DEFAULT_ACCURACY_LEVEL = 4
 # Producers whose outputs carry the largest activation outliers.
 _ACTIVATIONS = frozenset({"BiasGelu", "Gelu", "FastGelu", "Relu", "QuickGelu", "Sigmoid"})
 STATIC_CANDIDATES = (
@@ -249,7 +271,14 @@ def _quantize(
         )
         if candidate.blockwise_matmuls:
             # Only the MatMuls left in float above are rewritten (the head stays float).
-            _matmul_8bit_blockwise(dst, candidate.block_size or 128, keep_float)
+            _matmul_8bit_blockwise(
+                dst,
+                candidate.block_size or 128,
+                keep_float,
+                DEFAULT_ACCURACY_LEVEL
+                if candidate.accuracy_level is None
+                else candidate.accuracy_level,
+            )
         return
     if not calibration:
         raise ValueError("static quantization needs calibration batches")
@@ -300,12 +329,14 @@ def _blockwise_nodes(path: Path, scope: str | None) -> list[str]:
     return [node.name for node in graph.node if node.op_type == "MatMul" and selected(node)]
 
 
-def _matmul_8bit_blockwise(path: Path, block_size: int, keep_float: list[str]) -> None:
+def _matmul_8bit_blockwise(
+    path: Path, block_size: int, keep_float: list[str], accuracy_level: int
+) -> None:
     """Rewrite ``path``'s float MatMuls with constant weights as 8-bit MatMulNBits."""
     config = DefaultWeightOnlyQuantConfig(
         block_size=block_size,
         is_symmetric=True,
-        accuracy_level=4,  # int8 activations per block: integer kernels, outliers stay local
+        accuracy_level=accuracy_level,
         bits=8,
         op_types_to_quantize=("MatMul",),
     )
