@@ -152,20 +152,28 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
     return manifest
 
 
-def _candidate_graphs(
-    source: SourceModel, work: Path, optimization: dict[str, Any], candidates: tuple[Candidate, ...]
-) -> dict[bool, tuple[Path, dict[str, Any]]]:
-    """The optimised graph(s) the candidates quantize, by ``attention_fusion is False``:
-    the fused graph, and when attention was fused and a candidate wants it unfused, the
-    same optimisation without attention fusion (else both are the same graph)."""
+def _with_graphs(
+    source: SourceModel,
+    work: Path,
+    optimization: dict[str, Any],
+    candidates: tuple[Candidate, ...],
+) -> list[tuple[Candidate, Path, dict[str, Any]]]:
+    """Each candidate with the optimised graph it quantizes and that graph's report.
+
+    Candidates with ``attention_fusion`` False get the same optimisation without attention
+    fusion, made once. When the fused graph has no attention nodes (a family the fusion
+    does not match) there is nothing to keep apart, and such a candidate would only repeat
+    the all-MatMuls one: it is left out.
+    """
     fused = (work / "optimized.onnx", optimization)
-    graphs = {False: fused, True: fused}
-    if fused_attention(optimization) and any(c.attention_fusion is False for c in candidates):
-        unfused = work / "optimized-unfused-attention.onnx"
+    if not fused_attention(optimization):
+        return [(c, *fused) for c in candidates if c.attention_fusion is not False]
+    unfused = fused
+    if any(c.attention_fusion is False for c in candidates):
+        path = work / "optimized-unfused-attention.onnx"
         with step(logger, "optimise graph without attention fusion"):
-            report = optimize_graph(source, work / "fp32.onnx", unfused, fuse_attention=False)
-        graphs[True] = (unfused, report)
-    return graphs
+            unfused = (path, optimize_graph(source, work / "fp32.onnx", path, fuse_attention=False))
+    return [(c, *(unfused if c.attention_fusion is False else fused)) for c in candidates]
 
 
 def _measure_candidates(
@@ -175,12 +183,13 @@ def _measure_candidates(
     thresholds: Thresholds,
     optimization: dict[str, Any],
 ) -> list[_Measured]:
-    candidates = candidates_for(work / "optimized.onnx", source.candidate_set)
-    graphs = _candidate_graphs(source, work, optimization, candidates)
+    candidates = _with_graphs(
+        source, work, optimization, candidates_for(work / "optimized.onnx", source.candidate_set)
+    )
     # A labelled classifier's head (pooler, classifier) stays float: see quantize.head_nodes.
     keep_float = {
-        unfused: head_nodes(path) if source.classification is not None else []
-        for unfused, (path, _) in graphs.items()
+        graph: head_nodes(graph) if source.classification is not None else []
+        for graph in {graph for _, graph, _ in candidates}
     }
     activation = source.classification.activation if source.classification else "softmax"
     measured: list[_Measured] = []
@@ -191,11 +200,9 @@ def _measure_candidates(
         unit="candidates",
         interval_s=0.0,
     ) as progress:
-        for index, candidate in enumerate(candidates):
+        for index, (candidate, graph, graph_report) in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            unfused = candidate.attention_fusion is False
-            graph, graph_report = graphs[unfused]
-            quantize(candidate, graph, path, source.calibration, keep_float[unfused])
+            quantize(candidate, graph, path, source.calibration, keep_float[graph])
             outputs = onnx_outputs(source, session(path))
             accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
             measured.append(_Measured(candidate, path, accuracy, path.stat().st_size, graph_report))

@@ -13,6 +13,17 @@ MatMuls 8-bit weights in blocks of 128 through ONNX Runtime's MatMulNBits (accur
 only those fed by an activation function, the feed-forward pair around it, or all of them;
 the rest stays dynamic INT8.
 
+Those candidates still leave the fused ``Attention`` nodes to ``quantize_dynamic``, which
+makes them ``QAttention``: the QKV projection's input is quantized per tensor over the
+whole batch (``DynamicQuantizeLinear``), so near-boundary classifier inputs move and a
+record's answer depends on what else is in its batch. The ``unfused-attention``
+candidate quantizes the graph optimised without attention fusion
+(:func:`modelpack.optimize.optimize_graph`), where query, key, value and output
+projections are plain MatMuls, and rewrites every constant-weight MatMul as 8-bit
+``MatMulNBits``; only the embedding tables go through ``quantize_dynamic`` (weights only).
+No activation is quantized over more than one row, so batched and one-at-a-time results
+agree to float rounding.
+
 Every candidate whose weights are signed 8-bit (the U8S8 integer kernels: MatMulInteger,
 QAttention, QLinearConv) uses 7-bit weights (``reduce_range``). On x86 CPUs without VNNI
 (SSE4.1, AVX2, AVX-512 without VNNI) ONNX Runtime's U8S8 kernels add pairs of
