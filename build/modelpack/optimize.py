@@ -41,13 +41,21 @@ FUSION_CHECK_BATCHES = 4
 
 
 def optimize_graph(
-    source: SourceModel, src: Path, dst: Path, tolerance: float = FUSION_TOLERANCE
+    source: SourceModel,
+    src: Path,
+    dst: Path,
+    tolerance: float = FUSION_TOLERANCE,
+    fuse_attention: bool = True,
 ) -> dict[str, Any]:
-    """Write the optimised graph to ``dst``; return what was done, for the manifest."""
+    """Write the optimised graph to ``dst``; return what was done, for the manifest.
+
+    ``fuse_attention`` False keeps attention as plain MatMul/Softmax nodes (every other
+    fusion still applies), for the candidates that quantize each projection on its own.
+    """
     shape = source.transformer
     if shape is None:
         return _optimize_offline(src, dst)
-    report = _optimize_transformer(src, dst, shape)
+    report = _optimize_transformer(src, dst, shape, fuse_attention)
     difference = _max_difference(source, src, dst)
     report["max_abs_diff_vs_unfused"] = float(f"{difference:.3g}")
     if difference <= tolerance:
@@ -83,12 +91,20 @@ def _max_difference(source: SourceModel, unfused: Path, fused: Path) -> float:
     return worst
 
 
-def _optimize_transformer(src: Path, dst: Path, shape: TransformerShape) -> dict[str, Any]:
+def fused_attention(report: dict[str, Any]) -> bool:
+    """Whether the graph :func:`optimize_graph` reported on has fused attention nodes."""
+    return bool(report.get("fused_operators", {}).get("Attention"))
+
+
+def _optimize_transformer(
+    src: Path, dst: Path, shape: TransformerShape, fuse_attention: bool
+) -> dict[str, Any]:
     from onnxruntime.transformers import optimizer
     from onnxruntime.transformers.fusion_options import FusionOptions
 
     fusions = FusionOptions(shape.model_type)
     fusions.enable_skip_layer_norm = False
+    fusions.enable_attention = fuse_attention
     # opt_level 0: only the optimiser's own (portable) fusions, no ORT session pass.
     model = optimizer.optimize_model(
         str(src),
@@ -106,7 +122,7 @@ def _optimize_transformer(src: Path, dst: Path, shape: TransformerShape) -> dict
         "num_heads": shape.num_heads,
         "hidden_size": shape.hidden_size,
         "fused_operators": dict(sorted(fused.items())),
-        "unfused": ["SkipLayerNormalization"],
+        "unfused": ["SkipLayerNormalization"] + ([] if fuse_attention else ["Attention"]),
     }
 
 

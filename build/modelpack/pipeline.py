@@ -27,7 +27,7 @@ from modelpack.evaluate import (
 )
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
 from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
-from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, optimize_graph
+from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, fused_attention, optimize_graph
 from modelpack.quantize import Candidate, candidates_for, head_nodes, quantize
 from modelpack.source_model import SourceModel
 
@@ -53,6 +53,7 @@ class _Measured:
     path: Path
     accuracy: Accuracy
     size_bytes: int
+    optimization: dict[str, Any]  # how its graph was optimised, for the manifest
     latency_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
             logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"
         ) as progress:
             reference = reference_outputs(source, on_batch=progress.advance)
-        measured = _measure_candidates(source, work, reference, options.thresholds)
+        measured = _measure_candidates(source, work, reference, options.thresholds, optimization)
         chosen = _choose(measured)
         with staged_directory(options.output) as stage:
             shutil.copyfile(chosen.path, stage / MODEL_FILE)
@@ -122,7 +123,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                 outputs=[s.to_json() for s in source.outputs],
                 opset=options.opset,
                 export=export.to_json(),
-                optimization=optimization,
+                optimization=chosen.optimization,
                 session={"disabled_optimizers": list(SESSION_DISABLED_OPTIMIZERS)},
                 quantization={
                     "chosen": {
@@ -156,13 +157,45 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
     return manifest
 
 
+def _with_graphs(
+    source: SourceModel,
+    work: Path,
+    optimization: dict[str, Any],
+    candidates: tuple[Candidate, ...],
+) -> list[tuple[Candidate, Path, dict[str, Any]]]:
+    """Each candidate with the optimised graph it quantizes and that graph's report.
+
+    Candidates with ``attention_fusion`` False get the same optimisation without attention
+    fusion, made once. When the fused graph has no attention nodes (a family the fusion
+    does not match) there is nothing to keep apart, and such a candidate would only repeat
+    the all-MatMuls one: it is left out.
+    """
+    fused = (work / "optimized.onnx", optimization)
+    if not fused_attention(optimization):
+        return [(c, *fused) for c in candidates if c.attention_fusion is not False]
+    unfused = fused
+    if any(c.attention_fusion is False for c in candidates):
+        path = work / "optimized-unfused-attention.onnx"
+        with step(logger, "optimise graph without attention fusion"):
+            unfused = (path, optimize_graph(source, work / "fp32.onnx", path, fuse_attention=False))
+    return [(c, *(unfused if c.attention_fusion is False else fused)) for c in candidates]
+
+
 def _measure_candidates(
-    source: SourceModel, work: Path, reference: list[Any], thresholds: Thresholds
+    source: SourceModel,
+    work: Path,
+    reference: list[Any],
+    thresholds: Thresholds,
+    optimization: dict[str, Any],
 ) -> list[_Measured]:
-    optimized = work / "optimized.onnx"
-    candidates = candidates_for(optimized, source.candidate_set)
+    candidates = _with_graphs(
+        source, work, optimization, candidates_for(work / "optimized.onnx", source.candidate_set)
+    )
     # A labelled classifier's head (pooler, classifier) stays float: see quantize.head_nodes.
-    keep_float = head_nodes(optimized) if source.classification is not None else []
+    keep_float = {
+        graph: head_nodes(graph) if source.classification is not None else []
+        for graph in {graph for _, graph, _ in candidates}
+    }
     activation = _activation(source)
     measured: list[_Measured] = []
     with step(
@@ -172,12 +205,12 @@ def _measure_candidates(
         unit="candidates",
         interval_s=0.0,
     ) as progress:
-        for index, candidate in enumerate(candidates):
+        for index, (candidate, graph, graph_report) in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            quantize(candidate, optimized, path, source.calibration, keep_float)
+            quantize(candidate, graph, path, source.calibration, keep_float[graph])
             outputs = onnx_outputs(source, session(path))
             accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
-            measured.append(_Measured(candidate, path, accuracy, path.stat().st_size))
+            measured.append(_Measured(candidate, path, accuracy, path.stat().st_size, graph_report))
             event(
                 logger,
                 "candidate measured",

@@ -13,6 +13,17 @@ MatMuls 8-bit weights in blocks of 128 through ONNX Runtime's MatMulNBits (accur
 only those fed by an activation function, the feed-forward pair around it, or all of them;
 the rest stays dynamic INT8.
 
+Those candidates still leave the fused ``Attention`` nodes to ``quantize_dynamic``, which
+makes them ``QAttention``: the QKV projection's input is quantized per tensor over the
+whole batch (``DynamicQuantizeLinear``), so near-boundary classifier inputs move and a
+record's answer depends on what else is in its batch. The ``unfused-attention``
+candidate quantizes the graph optimised without attention fusion
+(:func:`modelpack.optimize.optimize_graph`), where query, key, value and output
+projections are plain MatMuls, and rewrites every constant-weight MatMul as 8-bit
+``MatMulNBits``; only the embedding tables go through ``quantize_dynamic`` (weights only).
+No activation is quantized over more than one row, so batched and one-at-a-time results
+agree to float rounding.
+
 Every candidate whose weights are signed 8-bit (the U8S8 integer kernels: MatMulInteger,
 QAttention, QLinearConv) uses 7-bit weights (``reduce_range``). On x86 CPUs without VNNI
 (SSE4.1, AVX2, AVX-512 without VNNI) ONNX Runtime's U8S8 kernels add pairs of
@@ -75,6 +86,13 @@ class Candidate:
     calibration: str | None = None
     blockwise_matmuls: str | None = None
     block_size: int | None = None
+    # MatMulNBits activations: 4 quantizes them to int8 per row and block at run time
+    # (integer kernels), 0/1 keeps them float. None: 4.
+    accuracy_level: int | None = None
+    # False: quantize the graph optimised without attention fusion (modelpack.optimize),
+    # so each attention projection is a plain MatMul the blockwise rewrite reaches.
+    # None: the fused graph.
+    attention_fusion: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -112,7 +130,22 @@ DYNAMIC_CANDIDATES = (
         blockwise_matmuls=ALL_MATMULS,
         block_size=128,
     ),
+    # Every projection, attention's included, 8-bit blockwise: no activation is quantized
+    # over the whole batch (see the module docstring).
+    Candidate(
+        "int8-blockwise-all-matmuls-unfused-attention",
+        DYNAMIC,
+        "QInt8",
+        per_channel=True,
+        reduce_range=True,
+        blockwise_matmuls=ALL_MATMULS,
+        block_size=128,
+        attention_fusion=False,
+    ),
 )
+# MatMulNBits accuracy level 4: int8 activations per row and block, integer kernels,
+# outliers stay local to their block.
+DEFAULT_ACCURACY_LEVEL = 4
 # Producers whose outputs carry the largest activation outliers.
 _ACTIVATIONS = frozenset({"BiasGelu", "Gelu", "FastGelu", "Relu", "QuickGelu", "Sigmoid"})
 STATIC_CANDIDATES = (
@@ -249,7 +282,14 @@ def _quantize(
         )
         if candidate.blockwise_matmuls:
             # Only the MatMuls left in float above are rewritten (the head stays float).
-            _matmul_8bit_blockwise(dst, candidate.block_size or 128, keep_float)
+            _matmul_8bit_blockwise(
+                dst,
+                candidate.block_size or 128,
+                keep_float,
+                DEFAULT_ACCURACY_LEVEL
+                if candidate.accuracy_level is None
+                else candidate.accuracy_level,
+            )
         return
     if not calibration:
         raise ValueError("static quantization needs calibration batches")
@@ -300,12 +340,14 @@ def _blockwise_nodes(path: Path, scope: str | None) -> list[str]:
     return [node.name for node in graph.node if node.op_type == "MatMul" and selected(node)]
 
 
-def _matmul_8bit_blockwise(path: Path, block_size: int, keep_float: list[str]) -> None:
+def _matmul_8bit_blockwise(
+    path: Path, block_size: int, keep_float: list[str], accuracy_level: int
+) -> None:
     """Rewrite ``path``'s float MatMuls with constant weights as 8-bit MatMulNBits."""
     config = DefaultWeightOnlyQuantConfig(
         block_size=block_size,
         is_symmetric=True,
-        accuracy_level=4,  # int8 activations per block: integer kernels, outliers stay local
+        accuracy_level=accuracy_level,
         bits=8,
         op_types_to_quantize=("MatMul",),
     )

@@ -1,7 +1,8 @@
-"""Which MatMuls each blockwise candidate rewrites, on a graph built in the test."""
+"""Which MatMuls each blockwise candidate rewrites, on graphs and a tiny BERT built here."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +11,18 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from modelpack.evaluate import session
+from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
+from modelpack.optimize import optimize_graph
 from modelpack.quantize import (
     ALL_MATMULS,
     DYNAMIC_CANDIDATES,
     FEED_FORWARD,
     POST_ACTIVATION,
+    head_nodes,
     quantize,
 )
+from modelpack.sources import load_source
 
 DIM = 128
 
@@ -77,3 +83,40 @@ def test_blockwise_scope_picks_its_matmuls(tmp_path: Path, scope: str, rewritten
         np.linalg.norm(expected, axis=1) * np.linalg.norm(got, axis=1)
     )
     assert cosine.min() > 0.99
+
+
+def test_unfused_attention_candidate_quantizes_no_activation_over_the_batch(
+    tiny_bert_classifier_dir: Path, tmp_path: Path
+) -> None:
+    """Every projection (attention's too) becomes MatMulNBits, whose activations are
+    quantized per row: a record's logits do not depend on its batch mates."""
+    source = load_source(model_dir=tiny_bert_classifier_dir)
+    fp32, unfused, quantized = (tmp_path / n for n in ("fp32.onnx", "unfused.onnx", "q.onnx"))
+    export_onnx(source, fp32, DEFAULT_OPSET, DEFAULT_TOLERANCE)
+    report = optimize_graph(source, fp32, unfused, fuse_attention=False)
+    assert report["unfused"] == ["SkipLayerNormalization", "Attention"]
+    assert "Attention" not in report["fused_operators"]
+    candidate = next(c for c in DYNAMIC_CANDIDATES if c.attention_fusion is False)
+    head = head_nodes(unfused)
+    assert head  # pooler and classifier stay float
+    quantize(candidate, unfused, quantized, [], head)
+
+    graph = onnx.load(str(quantized)).graph
+    ops = Counter(n.op_type for n in graph.node)
+    batch_wide = {"Attention", "QAttention", "DynamicQuantizeLinear", "MatMulInteger"}
+    assert not batch_wide & set(ops), ops
+    # 2 layers x (query, key, value, attention output, feed-forward up and down).
+    assert ops["MatMulNBits"] == 2 * 6
+    constants = {i.name for i in graph.initializer}
+    float_weights = {
+        n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in constants
+    }
+    assert float_weights <= set(head)
+
+    sess = session(quantized, threads=1)
+    batch = source.evaluation[0]
+    together = sess.run(["logits"], batch)[0]
+    for row in range(len(together)):
+        length = int(batch["attention_mask"][row].sum())
+        alone = sess.run(["logits"], {k: v[row : row + 1, :length] for k, v in batch.items()})[0]
+        np.testing.assert_allclose(alone[0], together[row], rtol=1e-5, atol=1e-5)
