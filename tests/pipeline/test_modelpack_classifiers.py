@@ -161,6 +161,47 @@ def test_int8_matmul_with_outlier_weights_stays_accurate(tmp_path: Path) -> None
         assert error < 0.05, f"{candidate.name}: relative error {error:.3f}"
 
 
+def test_static_candidates_on_a_conv_with_outlier_weights(tmp_path: Path) -> None:
+    """A 1x1 convolution with weights at +-max and large activations (the U8S8 saturation
+    pattern) stays accurate under every static candidate; the unsigned-weight one keeps
+    8 bits per channel (more than 128 weight levels used), the signed ones 7."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from modelpack.quantize import quantize
+
+    rng = np.random.default_rng(0)
+    weight = rng.choice([-1.0, 1.0], size=(16, 128, 1, 1)).astype(np.float32)
+    weight[:, :, 0, 0] *= rng.uniform(0.0, 1.0, size=(1, 128)).astype(np.float32)
+    weight[:, 0, 0, 0] = 1.0  # every output channel reaches its maximum
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+        "conv-outliers",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 128, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16, 4, 4])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(tmp_path / "fp32.onnx"))
+    x = rng.uniform(0.8, 1.0, size=(8, 128, 4, 4)).astype(np.float32)
+    x[:, 0] = -1.0
+    expected = ort.InferenceSession(str(tmp_path / "fp32.onnx")).run(None, {"x": x})[0]
+    for candidate in STATIC_CANDIDATES:
+        quantize(candidate, tmp_path / "fp32.onnx", tmp_path / "q.onnx", [{"x": x}])
+        got = ort.InferenceSession(str(tmp_path / "q.onnx")).run(None, {"x": x})[0]
+        error = np.abs(got - expected).max() / np.abs(expected).max()
+        assert error < 0.05, f"{candidate.name}: relative error {error:.3f}"
+        weights = {
+            i.name: numpy_helper.to_array(i)
+            for i in onnx.load(str(tmp_path / "q.onnx")).graph.initializer
+        }
+        quantized = next(v for v in weights.values() if v.shape == weight.shape)
+        levels = int(quantized.max()) - int(quantized.min()) + 1
+        if candidate.weight_type == "QUInt8":
+            assert quantized.dtype == np.uint8 and levels > 128, candidate.name
+        else:
+            assert quantized.dtype == np.int8 and levels <= 128, candidate.name
+
+
 def test_module_text_classifier_from_an_input_spec(tiny_bert_dir: Path, tmp_path: Path) -> None:
     """Any torch module taking token ids, with a tokenizer and a labels file in its spec."""
     (tmp_path / "labels.txt").write_text("sports\nweather\nfinance\n")
