@@ -143,7 +143,7 @@ class Session:
         diagnostics unwrapped, so a failing plan is run once, not again to explain it (each
         Terraform command starts the provider; the test suite plans a few hundred times).
         Raises ``tftest.TerraformTestError`` whose message holds Terraform's diagnostics
-        (summary and detail of each error).
+        (summary, location, values and detail of each error).
         """
         test = self.setup(tfdir)
         var_args = tftest.parse_args(tf_vars=_var_strings(tf_vars), tf_var_file=tf_var_file)
@@ -187,7 +187,7 @@ class Session:
 def _diagnosed_error(
     header: str, result: subprocess.CompletedProcess[str]
 ) -> tftest.TerraformTestError:
-    """The error diagnostics of a ``-json`` run quoted unwrapped, then its raw output."""
+    """The error diagnostics of a ``-json`` run, unwrapped; its raw output when it has none."""
     quoted = "\n\n".join(_render(d) for d in _error_diagnostics(result.stdout))
     if quoted:
         return tftest.TerraformTestError(f"{header}:\n\n{quoted}")
