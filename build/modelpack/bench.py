@@ -35,7 +35,7 @@ from build_support.progress import step
 from modelpack.default_model import DEFAULT_MODEL_NAME, default_model_dir
 from modelpack.embedder import ArtifactEmbedder
 from modelpack.eval_texts import evaluation_texts
-from modelpack.evaluate import latency_samples, percentiles
+from modelpack.evaluate import latency_samples, percentiles, row_cosines
 from modelpack.hf_source import LATENCY_TEXT
 from modelpack.pipeline import BuildOptions, build
 from modelpack.sources import load_source
@@ -113,9 +113,7 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
             ours = np.concatenate(
                 [embedder.embed(texts[i : i + 8]) for i in range(0, len(texts), 8)]
             )
-            cosine = np.sum(reference * ours, axis=1) / (
-                np.linalg.norm(reference, axis=1) * np.linalg.norm(ours, axis=1)
-            )
+            cosine = row_cosines(reference, ours)
 
         cases: list[dict[str, Any]] = []
         inputs = {

@@ -49,6 +49,7 @@ from ml_runtime.config import S3FlowSettings, TextBatching
 from ml_runtime.model import InferenceModel, micro_batches
 from modelpack.batch_invariance import MIN_COSINE
 from modelpack.eval_texts import evaluation_texts
+from modelpack.evaluate import row_cosines
 
 logger = logging.getLogger("modelpack.bench_batch")
 
@@ -72,13 +73,6 @@ def mixed_length_corpus(texts: Sequence[str], records: int, max_words: int) -> l
     return [
         " ".join(ring[start : start + count]) for start, count in zip(starts, counts, strict=True)
     ]
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.sum(a * b, axis=1) / (
-        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    )
-    return result
 
 
 def _embeddings(outputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -145,10 +139,10 @@ def run(
         }
         for name in METHODS
     }
-    grouped_vs_single = _cosine(embeddings["grouped"], embeddings["single"])
-    forced_vs_single = _cosine(embeddings["forced"], embeddings["single"])
-    padded_vs_single = _cosine(embeddings["padded"], embeddings["single"])
-    vs_naive = _cosine(embeddings["grouped"], embeddings["naive"])
+    grouped_vs_single = row_cosines(embeddings["grouped"], embeddings["single"])
+    forced_vs_single = row_cosines(embeddings["forced"], embeddings["single"])
+    padded_vs_single = row_cosines(embeddings["padded"], embeddings["single"])
+    vs_naive = row_cosines(embeddings["grouped"], embeddings["naive"])
     speedup_naive = seconds["naive"] / seconds["grouped"]
     speedup_padded = seconds["padded"] / seconds["grouped"]
     result: dict[str, Any] = {

@@ -111,6 +111,13 @@ def onnx_outputs(source: SourceModel, sess: ort.InferenceSession) -> list[np.nda
     return [per_sample(sess.run(None, {n: b[n] for n in names})) for b in source.evaluation]
 
 
+def row_cosines(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Cosine similarity of each row of ``a`` with the same row of ``b``."""
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    result: np.ndarray[Any, Any] = np.sum(a * b, axis=1) / np.maximum(norms, 1e-12)
+    return result
+
+
 def probabilities(logits: np.ndarray[Any, Any], activation: str) -> np.ndarray[Any, Any]:
     """Softmax over the last axis, or an element-wise sigmoid (multi-label)."""
     if activation == "sigmoid":
@@ -156,8 +163,7 @@ def measure_accuracy(
             {"top1_agreement": thresholds.top1_agreement},
             len(ref),
         )
-    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
-    cosine = np.sum(ref * got, axis=1) / np.maximum(norms, 1e-12)
+    cosine = row_cosines(ref, got)
     return Accuracy(
         "cosine_similarity_with_fp32",
         {"cosine_mean": float(cosine.mean()), "cosine_min": float(cosine.min())},
