@@ -15,6 +15,7 @@ naive side then times its first classification response.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import statistics
@@ -164,6 +165,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "optimized_warm_p50_ms": round(percentile(warm["optimized"], 50), 2),
         "optimized_warm_p99_ms": round(percentile(warm["optimized"], 99), 2),
         **answers,
+        # What the artefact's gate measured, and against which thresholds (a classifier
+        # case the default gate refuses is measured gated on top-1 agreement only).
+        "artifact_accuracy": json.loads((artifact / "manifest.json").read_text())["accuracy"],
         "samples": {
             name: {
                 "cold_start_ms": [round(r.cold_start_ms or 0, 1) for r in results],

@@ -23,21 +23,18 @@ import numpy as np
 
 from build_support.progress import step
 from modelpack.artifact_classifier import ArtifactClassifier
-from modelpack.bench_cases import OPEN_GATE, Case, eval_texts, images_dir
-from modelpack.errors import AccuracyGateError
+from modelpack.bench_cases import Case, build_case_artifact, eval_texts, images_dir
 from modelpack.eval_texts import evaluation_texts
-from modelpack.evaluate import Thresholds, latency_samples, percentiles, probabilities
+from modelpack.evaluate import latency_samples, percentiles, probabilities
 from modelpack.hf_loading import WEIGHTS_FILE
 from modelpack.hf_source import LATENCY_TEXT
 from modelpack.image_data import image_files
 from modelpack.images import load_rgb
-from modelpack.pipeline import BuildOptions, build
 from modelpack.sources import load_source
 
 logger = logging.getLogger("modelpack.bench")
 
 MB = 1_000_000
-TOP1_ONLY = Thresholds(max_winning_probability_delta=1.0)
 TARGETS: dict[str, dict[str, float]] = {
     "sentiment": {"latency_speedup_p50_min": 4.0, "size_ratio_max": 0.27},
     "bert-base": {},
@@ -52,21 +49,9 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
     with tempfile.TemporaryDirectory(prefix="modelpack-bench-") as tmp:
         artifact = Path(tmp) / "artifact"
         source = load_source(model_dir=model_dir, images=images, eval_texts=eval_texts(model_dir))
-        refused: str | None = None
         with step(logger, f"build the {case.name} artefact"):
             started = time.perf_counter()
-            try:
-                manifest = build(
-                    source,
-                    BuildOptions(
-                        output=artifact, thresholds=Thresholds() if case.trained else OPEN_GATE
-                    ),
-                )
-            except AccuracyGateError as exc:
-                # Report what the gate measured, then the figures of an artefact built
-                # with only the top-1 agreement gated, saying so.
-                refused = exc.problem
-                manifest = build(source, BuildOptions(output=artifact, thresholds=TOP1_ONLY))
+            manifest, refused = build_case_artifact(case, source, artifact)
             build_seconds = time.perf_counter() - started
         ours = ArtifactClassifier(artifact, threads=1)
         import torch

@@ -1,10 +1,16 @@
-"""The pipeline benchmark's batch of mixed-length texts."""
+"""The pipeline benchmark's parts: mixed-length batches, answers, targets, case artefacts."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from local_lambda.bench_payloads import first_answers
 from modelpack.bench import mixed_batch
+from modelpack.bench_cases import CASES, TOP1_ONLY, build_case_artifact
 from modelpack.bench_classifiers import targets_met
+from modelpack.evaluate import Thresholds
+from modelpack.sources import load_source
 
 
 def test_mixed_batch_spans_shortest_to_longest() -> None:
@@ -38,3 +44,22 @@ def test_classifier_targets_say_met_or_not() -> None:
     assert targets["size_ratio_met"] is True
     assert targets["top1_agreement_met"] is True
     assert targets_met("sentiment", result)["latency_speedup_met"] is False
+
+
+def test_a_refused_case_is_measured_gated_on_top1_only(
+    tiny_bert_classifier_dir: Path, tmp_path: Path
+) -> None:
+    """A trained case whose gate refuses still gets figures, and says how it was gated."""
+    output = tmp_path / "artifact"
+    strict = Thresholds(max_winning_probability_delta=0.0)  # no 8-bit rounding meets it
+    manifest, refused = build_case_artifact(
+        CASES["sentiment"], load_source(model_dir=tiny_bert_classifier_dir), output, strict
+    )
+    assert refused is not None
+    assert "max_winning_probability_delta" in refused and "> allowed 0.0000" in refused
+    written = json.loads((output / "manifest.json").read_text())
+    assert written["accuracy"] == manifest["accuracy"]
+    assert written["accuracy"]["thresholds"] == {
+        "top1_agreement": TOP1_ONLY.top1_agreement,
+        "max_winning_probability_delta": 1.0,
+    }
