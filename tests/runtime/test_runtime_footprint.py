@@ -14,9 +14,14 @@ import sys
 from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
+import pytest
+
 from imagebuild.platforms import manylinux_tags
 from imagebuild.runtime_deps import RUNTIME_POLICY, trim
+from local_lambda.bench_cold_start import IMAGE_TASK_MODULE, OPTIMIZED_HANDLER
 from local_lambda.deps_size import pinned_extra
+from local_lambda.environment import task_root_for
+from local_lambda.import_cost import import_ms
 
 PROBE = """
 import json, sys, sysconfig
@@ -111,3 +116,20 @@ def test_trim_removes_matching_paths_only(tmp_path: Path) -> None:
     trim(tmp_path, RUNTIME_POLICY.never_loaded)
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert left == ["numpy/_core/a.py", "onnxruntime/capi/pybind.so"]
+
+
+def test_image_task_import_is_measured_after_the_rest_of_the_runtime() -> None:
+    """The cold-start benchmark's Pillow figure: fresh interpreters, only the image task timed."""
+    runtime = task_root_for(OPTIMIZED_HANDLER)
+    measured = import_ms(IMAGE_TASK_MODULE, ["ml_runtime.tasks"], runtime, runs=2)
+    assert measured["runs"] == 2 and measured["module"] == IMAGE_TASK_MODULE
+    assert 0 < measured["min_ms"] <= measured["median_ms"]
+
+
+def test_import_cost_refuses_a_module_already_loaded_or_missing() -> None:
+    runtime = task_root_for(OPTIMIZED_HANDLER)
+    # Importing the task first leaves nothing to time: a 0 ms figure would be a lie.
+    with pytest.raises(RuntimeError, match="already imported by"):
+        import_ms(IMAGE_TASK_MODULE, [IMAGE_TASK_MODULE], runtime, runs=1)
+    with pytest.raises(RuntimeError, match=r"No module named 'ml_runtime\.no_such_task'"):
+        import_ms("ml_runtime.no_such_task", [], runtime, runs=1)
