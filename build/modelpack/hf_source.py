@@ -100,6 +100,12 @@ def encode(tokenizer: Tokenizer, texts: list[str], with_type_ids: bool) -> Batch
     return batch
 
 
+def truncation_limit_input(tokenizer: Tokenizer, texts: list[str], with_type_ids: bool) -> Batch:
+    """One text as long as the tokenizer lets through (``texts`` run together and cut at
+    the truncation limit): the worst case of a mixed-length S3 batch."""
+    return encode(tokenizer, [" ".join(texts)], with_type_ids)
+
+
 def detect_directory(model_dir: Path, task: str | None = None) -> Detected:
     """What ``model_dir`` holds (:mod:`modelpack.detect`), once it is known to be readable."""
     check_files(model_dir, ("config.json",), _HOW_TO_SAVE)
@@ -162,6 +168,7 @@ def load_hf_directory(
         evaluation=evaluation,
         calibration=[],  # transformers use dynamic quantization: no calibration
         latency_input=encode(tokenizer, [LATENCY_TEXT], with_type_ids),
+        long_latency_input=truncation_limit_input(tokenizer, texts, with_type_ids),
         source=describe_source(model_dir, detected, origin),
         tokenizer=tokenizer,
         max_length=chosen_length,

@@ -150,7 +150,13 @@ def _image_source(
 def _text_source(
     model: torch.nn.Module, spec: InputSpec, origin: dict[str, Any], texts: list[str]
 ) -> SourceModel:
-    from modelpack.hf_source import EVAL_BATCH_SIZE, LATENCY_TEXT, encode, prepare_tokenizer
+    from modelpack.hf_source import (
+        EVAL_BATCH_SIZE,
+        LATENCY_TEXT,
+        encode,
+        prepare_tokenizer,
+        truncation_limit_input,
+    )
 
     assert spec.tokenizer is not None and spec.max_length is not None
     if not spec.tokenizer.is_file():
@@ -172,6 +178,7 @@ def _text_source(
         ],
         calibration=[],
         latency_input=encode(tokenizer, [LATENCY_TEXT], with_type_ids),
+        long_latency_input=truncation_limit_input(tokenizer, texts, with_type_ids),
         source={**origin, "weights_sha256": _weights_sha256(model)},
         tokenizer=tokenizer,
         max_length=spec.max_length,

@@ -63,7 +63,8 @@ class SourceModel:
     ``evaluation`` are the gate's batches; ``calibration`` feeds static quantization.
     ``transformer`` is set when ONNX Runtime's transformer optimiser applies. Classifiers
     carry ``labels`` and ``classification``; image classifiers also ``preprocess`` (the
-    manifest block the runtime preprocesses images with).
+    manifest block the runtime preprocesses images with). Text models also carry
+    ``long_latency_input``, one text at the truncation limit, which breaks latency ties.
     """
 
     name: str
@@ -82,6 +83,7 @@ class SourceModel:
     classification: Classification | None = None
     preprocess: dict[str, Any] | None = None
     candidate_set: str = CANDIDATES_BY_GRAPH
+    long_latency_input: Batch | None = None
     extra_files: dict[str, bytes] = field(default_factory=dict)
 
     def torch_outputs(self, batch: Batch) -> list[np.ndarray[Any, Any]]:

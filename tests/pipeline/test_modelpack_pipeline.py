@@ -27,8 +27,16 @@ from modelpack.errors import (
     ModelSourceError,
     OutputExistsError,
 )
-from modelpack.evaluate import Thresholds
-from modelpack.pipeline import BuildOptions, build
+from modelpack.evaluate import Accuracy, Thresholds
+from modelpack.pipeline import (
+    LATENCY_TIE_FRACTION,
+    BuildOptions,
+    _choose,
+    _Measured,
+    build,
+    near_fastest,
+)
+from modelpack.quantize import Candidate
 from modelpack.sources import load_source
 
 HERE = Path(__file__).parent
@@ -343,3 +351,42 @@ def test_default_model_artifact(default_artifact: tuple[Path, dict[str, Any]]) -
     ours = ArtifactEmbedder(artifact).embed(texts)
     naive = np.array(embed(texts))
     assert np.min(np.sum(ours * naive, axis=1)) > 0.97
+
+
+def test_near_fastest_keeps_only_candidates_within_the_tie_fraction() -> None:
+    edge = 10.0 * (1 + LATENCY_TIE_FRACTION)
+    latencies = {"a": 10.0, "b": edge - 0.01, "c": edge + 0.01, "d": 10.2}
+    assert near_fastest(list(latencies), latencies.__getitem__) == ["a", "b", "d"]
+
+
+def test_near_equal_candidates_are_timed_on_a_text_at_the_truncation_limit(
+    default_artifact: tuple[Path, dict[str, Any]],
+) -> None:
+    """Two passing candidates equally fast on the short sentence: both are timed on the
+    long text and the choice says so; without a long text, accuracy decides."""
+    artifact, manifest = default_artifact
+    source = load_source()
+    long_input = source.long_latency_input
+    assert long_input is not None
+    # The shipped texts run together fill the tokenizer up to its truncation limit.
+    assert long_input["input_ids"].shape == (1, manifest["tokenizer"]["max_length"])
+
+    def candidate(name: str, cosine_mean: float) -> _Measured:
+        accuracy = Accuracy(
+            "cosine_similarity_with_fp32",
+            {"cosine_mean": cosine_mean, "cosine_min": 0.98},
+            {"cosine_mean": 0.99, "cosine_min": 0.97},
+            10,
+        )
+        path = artifact / "model.onnx"
+        measured = _Measured(Candidate(name, "dynamic", "QInt8", True), path, accuracy, 1, {})
+        measured.latency_ms = {"p50": 5.0}
+        return measured
+
+    assert _choose([candidate("a", 0.995), candidate("b", 0.999)]).candidate.name == "b"
+    pair = [candidate("a", 0.995), candidate("b", 0.999)]
+    chosen = _choose(pair, long_input)
+    assert all(m.long_latency_ms is not None and m.long_latency_ms["p50"] > 0 for m in pair)
+    assert chosen in pair
+    assert "latency_ms_at_truncation_limit" in chosen.to_json()
+    assert "truncation limit" in manifest["quantization"]["chosen"]["selection"]
