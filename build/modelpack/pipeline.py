@@ -269,9 +269,11 @@ def _choose(measured: list[_Measured], long_input: Batch | None = None) -> _Meas
                 per_round=LONG_LATENCY_PER_ROUND,
                 warmup=2,
             )
+        long_p50: dict[str, float] = {}
         for item, samples in zip(near, timings, strict=True):
             item.long_latency_ms = percentiles(samples)
-        near = near_fastest(near, lambda m: (m.long_latency_ms or {})["p50"])
+            long_p50[item.candidate.name] = item.long_latency_ms["p50"]
+        near = near_fastest(near, lambda m: long_p50[m.candidate.name])
     return max(near, key=lambda m: tuple(m.accuracy.values.values()))
 
 
