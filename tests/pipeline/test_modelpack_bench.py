@@ -44,6 +44,15 @@ def test_classifier_targets_say_met_or_not() -> None:
     assert targets["size_ratio_met"] is True
     assert targets["top1_agreement_met"] is True
     assert targets_met("sentiment", result)["latency_speedup_met"] is False
+    # Figures of an artefact the default gate refused are reported, never counted as met.
+    refused = {**result, "latency_speedup_p50": 5.0, "gate_refused_at_default_thresholds": "x"}
+    assert targets_met("sentiment", refused) == {
+        "latency_speedup_p50_min": 4.0,
+        "size_ratio_max": 0.27,
+        "latency_speedup_met": False,
+        "size_ratio_met": False,
+        "gate_passed": False,
+    }
 
 
 def test_a_refused_case_is_measured_gated_on_top1_only(
