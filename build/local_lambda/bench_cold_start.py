@@ -9,7 +9,9 @@ measured from process start to the first response, as a caller experiences it.
 
 A ``--case`` names a classifier (``modelpack.bench_cases``): its model directory is the
 naive handler's ``NAIVE_MODEL_DIR`` and its artefact (built once) the runtime's; the
-naive side then times its first classification response.
+naive side then times its first classification response. Every run also reports what
+the image task's import (Pillow) adds to an image model's init
+(:mod:`local_lambda.import_cost`), and the runtime dependencies' arm64 size.
 """
 
 from __future__ import annotations
@@ -199,14 +201,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.case == "bert-base":
         report["image_layers_arm64"] = _layer_sizes(artifact)
-    if args.case == "image":
-        with step(logger, "what the image task's import (Pillow) adds to init"):
-            report["image_task_import"] = import_ms(
-                IMAGE_TASK_MODULE,
-                before=["ml_runtime.bootstrap", "ml_runtime.function", "ml_runtime.tasks"],
-                path=task_root_for(OPTIMIZED_HANDLER),
-            )
-        targets["image_task_import_ms_max"] = IMAGE_TASK_IMPORT_MS_MAX
+    # What an image model's init adds for Pillow, whichever case runs (text models never
+    # import it): the price of the image dependency, measured every time.
+    with step(logger, "what the image task's import (Pillow) adds to init"):
+        report["image_task_import"] = import_ms(
+            IMAGE_TASK_MODULE,
+            before=["ml_runtime.bootstrap", "ml_runtime.function", "ml_runtime.tasks"],
+            path=task_root_for(OPTIMIZED_HANDLER),
+        )
+    targets["image_task_import_ms_max"] = IMAGE_TASK_IMPORT_MS_MAX
     report["targets_met"] = {
         "cold_start_speedup": report["cold_start_speedup"] >= targets["cold_start_speedup_min"],
         "peak_rss_ratio": report["peak_rss_ratio"] <= targets["peak_rss_ratio_max"],
@@ -215,10 +218,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             and report["runtime_deps_mb_arm64"] <= TARGETS["runtime_deps_mb_max"]
         ),
     }
-    if "image_task_import" in report:
-        report["targets_met"]["image_task_import_ms"] = (
-            report["image_task_import"]["median_ms"] <= IMAGE_TASK_IMPORT_MS_MAX
-        )
+    report["targets_met"]["image_task_import_ms"] = (
+        report["image_task_import"]["median_ms"] <= IMAGE_TASK_IMPORT_MS_MAX
+    )
     return report
 
 
