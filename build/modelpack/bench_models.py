@@ -237,14 +237,13 @@ def _digit_pictures(indices: np.ndarray, seed: int) -> Iterator[tuple[Any, int]]
 def prepare_for_training(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` re-initialised for training from scratch, in channels-last layout.
 
-    transformers initialises MobileNetV2's convolutions from N(0, 0.02), far below the
-    He scale (0.25-0.5 for its 1x1 and depthwise kernels): every AdamW step then moves the
-    weights by several percent and the loss stayed above chance. Convolutions get He
-    initialisation (fan-out, as torchvision's MobileNetV2), linear layers N(0, 0.01).
-    transformers also builds its BatchNorms with momentum 0.997, a TensorFlow value that
-    in PyTorch's convention makes the running statistics those of the last batch alone;
-    0.1 averages them. Channels-last: one training step measured 1.5x (224x224) to 2x
-    (64x64) faster than NCHW on a 2-core AVX2 machine.
+    transformers initialises MobileNetV2's convolutions from N(0, 0.02), 10-20x below the
+    He scale of its 1x1 and depthwise kernels: convolutions get He initialisation
+    (fan-out, as torchvision's MobileNetV2), linear layers N(0, 0.01). transformers also
+    builds its BatchNorms with momentum 0.997, a TensorFlow value that in PyTorch's
+    convention makes the running statistics (what evaluation uses) those of the last
+    batch alone; 0.1 averages them. Channels-last: one training step measured 1.5x
+    (224x224) to 2x (64x64) faster than NCHW on a 2-core AVX2 machine.
     """
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
