@@ -11,13 +11,17 @@
 - ``bert-base``: a BERT-base-sized classifier (110 M parameters) with random weights,
   the source documents' headline cold-start case; only its size and shape matter.
 - ``digits-images``: a MobileNetV2 image classifier (``MobileNetV2ForImageClassification``,
-  3.5 M parameters, 224x224) trained on scikit-learn's 8x8 digits drawn large onto
-  crops of scikit-learn's two sample photographs; ``images/`` (for the gate) and
-  ``heldout/`` (for the benchmark) hold PNG and JPEG files of digits it never saw.
-  Two epochs from random weights (64 optimiser steps) leave it at chance (about 12%
-  held-out accuracy, near-tied answers), so the maker refuses to write a model below
-  90%: it needs many more epochs (``--epochs``), or use your own trained model with
-  ``--model-dir``.
+  2.2 M parameters with 10 classes, 224x224) trained from scratch on scikit-learn's 8x8
+  digits drawn large, in random colours, onto crops of scikit-learn's two sample
+  photographs; ``images/`` (for the gate) and ``heldout/`` (for the benchmark) hold PNG
+  and JPEG files of digits it never saw. The pictures are preprocessed once into a
+  tensor; training runs channels-last (1.5-2x faster steps than NCHW on CPU), from
+  He-initialised weights with averaged BatchNorm
+  statistics (:func:`prepare_for_training`), one-cycle AdamW. That is not enough: from
+  scratch, MobileNetV2 learns this task far too slowly for a budget of minutes (measured
+  in the modelpack README), so the default two epochs stay near chance and the maker
+  refuses to write a model below 90% held-out accuracy; use a longer ``--epochs`` run,
+  or your own trained model with ``--model-dir``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -229,11 +234,78 @@ def _digit_pictures(indices: np.ndarray, seed: int) -> Iterator[tuple[Any, int]]
         yield background, int(digits.target[index])
 
 
+def prepare_for_training(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` re-initialised for training from scratch, in channels-last layout.
+
+    transformers initialises MobileNetV2's convolutions from N(0, 0.02), 10-20x below the
+    He scale of its 1x1 and depthwise kernels: convolutions get He initialisation
+    (fan-out, as torchvision's MobileNetV2), linear layers N(0, 0.01). transformers also
+    builds its BatchNorms with momentum 0.997, a TensorFlow value that in PyTorch's
+    convention makes the running statistics (what evaluation uses) those of the last
+    batch alone; 0.1 averages them. Channels-last: one training step measured 1.5x
+    (224x224) to 2x (64x64) faster than NCHW on a 2-core AVX2 machine.
+    """
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, mode="fan_out")
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.ones_(module.weight)
+            torch.nn.init.zeros_(module.bias)
+            module.momentum = 0.1
+        elif isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, 0.0, 0.01)
+            torch.nn.init.zeros_(module.bias)
+    # Module.to(memory_format=...) works in place; torch's type stubs lack that overload.
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return model
+
+
+def train_classifier(
+    model: torch.nn.Module,
+    pixels: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    *,
+    batch: int = 32,
+    lr: float = 1e-3,
+    progress: Any = None,
+) -> torch.nn.Module:
+    """AdamW with a one-cycle schedule over already preprocessed ``pixels`` (the pictures
+    are decoded and normalised once, not every epoch), seeded shuffles; ``model`` is
+    trained in place and returned in eval mode."""
+    generator = torch.Generator().manual_seed(SEED)
+    steps = epochs * max(1, len(pixels) // batch)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=steps, pct_start=0.15
+    )
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(pixels), generator=generator)
+        for start in range(0, max(1, len(pixels) - batch + 1), batch):
+            chosen = order[start : start + batch]
+            # Indexing returns NCHW: back to channels-last for the fast kernels.
+            x = pixels[chosen].contiguous(memory_format=torch.channels_last)
+            optimizer.zero_grad()
+            out = model(x)
+            logits = out.logits if hasattr(out, "logits") else out
+            loss = torch.nn.functional.cross_entropy(logits, labels[chosen])
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            schedule.step()
+            if progress is not None:
+                progress.advance(len(chosen))
+    return model.eval()
+
+
 def make_digits_images(output: Path, epochs: int = 2, batch: int = 32) -> dict[str, Any]:
     from sklearn.datasets import load_digits
 
     hf = _transformers()
     torch.manual_seed(SEED)
+    torch.set_num_threads(os.cpu_count() or 1)
     count = len(load_digits().target)
     order = np.random.default_rng(SEED).permutation(count)
     train, gate, held_out = order[:1000], order[1000:1400], order[1400:]
@@ -245,6 +317,7 @@ def make_digits_images(output: Path, epochs: int = 2, batch: int = 32) -> dict[s
         architectures=["MobileNetV2ForImageClassification"],
     )
     model = hf.MobileNetV2ForImageClassification(config)
+    prepare_for_training(model)
     processor = {
         "image_processor_type": "MobileNetV2ImageProcessor",
         "do_resize": True,
@@ -263,22 +336,13 @@ def make_digits_images(output: Path, epochs: int = 2, batch: int = 32) -> dict[s
 
     block = from_processor_settings(processor, "pixel_values")
     pictures = list(_digit_pictures(train, seed=SEED + 1))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    model.train()
+    pixels = torch.from_numpy(preprocess_images([p for p, _ in pictures], block))
+    labels = torch.tensor([label for _, label in pictures])
     with step(
         logger, "train MobileNetV2 on digit pictures", total=epochs * len(pictures), unit="images"
     ) as progress:
-        for _ in range(epochs):
-            for start in range(0, len(pictures), batch):
-                chunk = pictures[start : start + batch]
-                x = torch.from_numpy(preprocess_images([p for p, _ in chunk], block))
-                y = torch.tensor([label for _, label in chunk])
-                optimizer.zero_grad()
-                loss = torch.nn.functional.cross_entropy(model(pixel_values=x).logits, y)
-                loss.backward()  # type: ignore[no-untyped-call]
-                optimizer.step()
-                progress.advance(len(chunk))
-    model.eval()
+        train_classifier(model, pixels, labels, epochs, batch=batch, progress=progress)
+    model.to(memory_format=torch.contiguous_format)  # safetensors stores contiguous tensors
     with staged_directory(output) as stage:
         model.save_pretrained(stage)
         (stage / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
