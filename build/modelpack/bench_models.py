@@ -433,7 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("case", choices=sorted(MAKERS))
     parser.add_argument("--output", type=Path, required=True, help="directory to create")
     parser.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (default: the case's own)"
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs (default: the case's own; digits-images: the 224 px epochs"
+        " that follow its 64 px stage)",
     )
     args = parser.parse_args(argv)
     configure()
