@@ -96,10 +96,14 @@ def _case_inputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
             raise BenchmarkError("give --artifact DIR (the default model's) or --case NAME")
         return args.artifact.resolve(), args.model_dir
     from modelpack.bench_cases import CASES, artifact_for, images_dir, model_dir
+    from modelpack.errors import ModelpackError
 
     case = CASES[args.case]
-    directory = model_dir(case, args.model_dir).resolve()
-    artifact = artifact_for(case, directory, images_dir(case, directory), args.artifact)
+    try:
+        directory = model_dir(case, args.model_dir).resolve()
+        artifact = artifact_for(case, directory, images_dir(case, directory), args.artifact)
+    except ModelpackError as exc:  # the case's model or artefact could not be made
+        raise BenchmarkError(str(exc)) from exc
     return artifact.resolve(), directory
 
 

@@ -34,6 +34,7 @@ from build_support.machine import cpu_description
 from build_support.progress import step
 from modelpack.default_model import DEFAULT_MODEL_NAME, default_model_dir
 from modelpack.embedder import ArtifactEmbedder
+from modelpack.errors import ModelpackError
 from modelpack.eval_texts import evaluation_texts
 from modelpack.evaluate import latency_samples, percentiles, row_cosines
 from modelpack.hf_source import LATENCY_TEXT
@@ -243,9 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure()
     if args.case != "default":
-        result = run_classifier_case(
-            args.report, args.case, args.model_dir, args.images, args.short_runs
-        )
+        try:
+            result = run_classifier_case(
+                args.report, args.case, args.model_dir, args.images, args.short_runs
+            )
+        except ModelpackError as exc:  # the case's model could not be made or built
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
         summary = {k: v for k, v in result.items() if k not in ("tool_versions", "machine")}
         console.summary(f"bench-pipeline ({args.case})", None, summary)
         return 0

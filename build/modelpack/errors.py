@@ -38,3 +38,7 @@ class AccuracyGateError(ModelpackError):
 
 class OutputExistsError(ModelpackError):
     """The output directory already exists; artefacts are never overwritten."""
+
+
+class BenchCaseError(ModelpackError):
+    """A benchmark case's model could not be made the way the benchmark needs it."""

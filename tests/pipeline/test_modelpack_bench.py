@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from local_lambda.bench_payloads import first_answers
 from modelpack.bench import mixed_batch
 from modelpack.bench_cases import CASES, TOP1_ONLY, build_case_artifact
@@ -99,3 +101,53 @@ def test_digits_maker_training_loop_learns_on_a_tiny_cnn() -> None:
     with torch.inference_mode():
         predicted = model(pixels[1400:]).argmax(1)
     assert float((predicted == labels[1400:]).float().mean()) >= 0.9
+
+
+def test_digit_pictures_have_dark_ink_on_light_paper_and_follow_their_seed() -> None:
+    """The maker's pictures: the ink is always darker than the paper under it (what let
+    MobileNetV2 learn them), each picture carries its digit's label, and a seed gives the
+    same pictures again (the gate and held-out folders are reproducible)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from modelpack.bench_models import _digit_pictures
+
+    indices = np.arange(6)
+    first = list(_digit_pictures(indices, seed=5))
+    again = list(_digit_pictures(indices, seed=5))
+    targets = load_digits().target
+    for (picture, label), (same, _), index in zip(first, again, indices, strict=True):
+        assert label == targets[index]
+        assert np.array_equal(np.asarray(picture), np.asarray(same))
+        gray = np.asarray(picture.convert("L"), dtype=np.float32)
+        assert min(picture.size) >= 240
+        assert max(picture.size) < 360
+        assert np.percentile(gray, 1) < 110 < np.median(gray)
+
+
+def test_a_case_model_that_cannot_be_made_is_a_clear_error_in_both_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The digits maker refuses an undertrained model; both benchmarks say so and why,
+    exit non-zero and write no report (they used to end in a traceback)."""
+    from local_lambda import bench_cold_start
+    from modelpack import bench, bench_cases, bench_models
+    from modelpack.errors import BenchCaseError
+
+    def undertrained(output: Path) -> dict[str, object]:
+        raise BenchCaseError("the classifier reached 12.0% held-out accuracy", "train longer")
+
+    monkeypatch.setattr(bench_cases, "CACHE", tmp_path / "cache")
+    monkeypatch.setitem(bench_models.MAKERS, "digits-images", undertrained)
+    report = tmp_path / "report.json"
+    assert bench.main(["--case", "image", "--report", str(report)]) == 2
+    assert "12.0% held-out accuracy" in capsys.readouterr().err
+    assert (
+        bench_cold_start.main(
+            ["--case", "image", "--report", str(report), "--artifact", str(tmp_path / "a")]
+        )
+        == 1
+    )
+    printed = capsys.readouterr()
+    assert "train longer" in printed.out + printed.err
+    assert not report.exists()
