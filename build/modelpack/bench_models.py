@@ -319,6 +319,31 @@ def _at_size(processor: dict[str, Any], size: int) -> dict[str, Any]:
     }
 
 
+def _train_stage(
+    model: torch.nn.Module,
+    pictures: list[tuple[Any, int]],
+    block: dict[str, Any],
+    epochs: int,
+    *,
+    batch: int,
+    lr: float,
+) -> None:
+    """One training stage: ``pictures`` preprocessed once with ``block`` (its crop sets
+    the resolution), then :func:`train_classifier`, with progress."""
+    from modelpack.images import preprocess_images
+
+    size = block["crop"][0]
+    with step(
+        logger,
+        f"train MobileNetV2 on digit pictures at {size} px",
+        total=epochs * len(pictures),
+        unit="images",
+    ) as progress:
+        pixels = torch.from_numpy(preprocess_images([p for p, _ in pictures], block))
+        labels = torch.tensor([label for _, label in pictures])
+        train_classifier(model, pixels, labels, epochs, batch=batch, lr=lr, progress=progress)
+
+
 def make_digits_images(
     output: Path, epochs: int = 3, low_resolution_epochs: int = 8, batch: int = 32
 ) -> dict[str, Any]:
@@ -360,30 +385,11 @@ def make_digits_images(
 
     block = from_processor_settings(processor, "pixel_values")
     pictures = list(_digit_pictures(np.tile(train, RENDERINGS), seed=SEED + 1))
-    labels = torch.tensor([label for _, label in pictures])
     small = from_processor_settings(_at_size(processor, LOW_RESOLUTION), "pixel_values")
-    with step(
-        logger,
-        f"train MobileNetV2 on digit pictures at {LOW_RESOLUTION} px",
-        total=low_resolution_epochs * len(pictures),
-        unit="images",
-    ) as progress:
-        pixels = torch.from_numpy(preprocess_images([p for p, _ in pictures], small))
-        train_classifier(
-            model, pixels, labels, low_resolution_epochs, batch=batch, lr=3e-3, progress=progress
-        )
-    full_size = pictures[: len(train)]  # one rendering of each digit
-    with step(
-        logger,
-        f"train MobileNetV2 on digit pictures at {IMAGE_SIZE} px",
-        total=epochs * len(full_size),
-        unit="images",
-    ) as progress:
-        pixels = torch.from_numpy(preprocess_images([p for p, _ in full_size], block))
-        train_classifier(
-            model, pixels, labels[: len(train)], epochs, batch=16, lr=1e-3, progress=progress
-        )
-    del pixels, pictures
+    _train_stage(model, pictures, small, low_resolution_epochs, batch=batch, lr=3e-3)
+    # One rendering of each digit at the size the model serves.
+    _train_stage(model, pictures[: len(train)], block, epochs, batch=16, lr=1e-3)
+    del pictures
     model.to(memory_format=torch.contiguous_format)  # safetensors stores contiguous tensors
     with staged_directory(output) as stage:
         model.save_pretrained(stage)
