@@ -14,6 +14,8 @@ from modelpack import FORMAT_VERSION
 
 MANIFEST_NAME = "manifest.json"
 MODEL_FILE = "model.onnx"
+# The model's weights, as ONNX external data beside MODEL_FILE (modelpack.model_files).
+MODEL_DATA_FILE = "model.onnx.data"
 TOKENIZER_FILE = "tokenizer.json"
 _TOOLS = ("torch", "onnx", "onnxruntime", "transformers", "tokenizers", "numpy")
 
