@@ -23,7 +23,7 @@ import onnx
 
 from build_support.atomic import make_world_readable, staged_directory, write_json
 from build_support.hashing import sha256_file
-from modelpack.manifest import MANIFEST_NAME, MODEL_DATA_FILE, MODEL_FILE, file_inventory
+from modelpack.manifest import MANIFEST_NAME, MODEL_DATA_FILE, MODEL_FILE, inventory_fields
 
 # metadata_props key in model.onnx holding MODEL_DATA_FILE's sha256.
 WEIGHTS_SHA256_KEY = "weights_sha256"
@@ -79,12 +79,7 @@ def with_weights_inside(artifact: Path, output: Path) -> Path:
             if path.is_file() and path.name not in {MANIFEST_NAME, MODEL_FILE, MODEL_DATA_FILE}:
                 shutil.copyfile(path, stage / path.name)
         onnx.save_model(onnx.load(str(artifact / MODEL_FILE)), str(stage / MODEL_FILE))
-        files = file_inventory(stage)
-        manifest |= {
-            "model_data_file": None,
-            "files": files,
-            "size_bytes": sum(entry["size_bytes"] for entry in files.values()),
-        }
+        manifest |= {"model_data_file": None, **inventory_fields(stage)}
         write_json(stage / MANIFEST_NAME, manifest)
         make_world_readable(stage)
     return output
