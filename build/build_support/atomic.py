@@ -40,6 +40,13 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def make_world_readable(directory: Path) -> None:
+    """Temporary files are created private; a function may run them as another user."""
+    directory.chmod(0o755)
+    for path in directory.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 @contextmanager
 def staged_directory(destination: Path) -> Iterator[Path]:
     """Yield an empty staging directory that becomes ``destination`` on success.

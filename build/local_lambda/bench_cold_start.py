@@ -9,7 +9,10 @@ measured from process start to the first response, as a caller experiences it.
 
 A ``--case`` names a classifier (``modelpack.bench_cases``): its model directory is the
 naive handler's ``NAIVE_MODEL_DIR`` and its artefact (built once) the runtime's; the
-naive side then times its first classification response. Every run also reports what
+naive side then times its first classification response. An artefact whose weights are
+a file of their own (``model.onnx.data``) is also started with them inside ``model.onnx``
+again, interleaved with the others, so the report says what the split saves
+(``weights_file_saves_ms``). Every run also reports what
 the image task's import (Pillow) adds to an image model's init
 (:mod:`local_lambda.import_cost`), and the runtime dependencies' arm64 size.
 """
@@ -21,7 +24,9 @@ import json
 import logging
 import math
 import statistics
+import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,8 @@ from local_lambda.import_cost import import_ms
 logger = logging.getLogger("local_lambda.bench_cold_start")
 
 NAIVE_HANDLER = "naive_reference.handler.lambda_handler"
+# The artefact measured again with its weights inside model.onnx (see _weights_inside).
+WEIGHTS_INSIDE = "optimized_weights_inside"
 OPTIMIZED_HANDLER = "ml_runtime.handler.lambda_handler"
 NAIVE_PACKAGES = ("torch", "transformers")
 DEFAULT_PAYLOAD = {"texts": ["Cold starts are the enemy of ML on Lambda."]}
@@ -134,17 +141,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             **shared,
         ),
     }
-    samples: dict[str, list[InvocationResult]] = {name: [] for name in variants}
-    with step(logger, "cold starts", total=2 * args.runs, unit="starts") as progress:
-        for run_index in range(args.runs):
-            order = list(variants) if run_index % 2 == 0 else list(reversed(variants))
-            for name in order:
-                samples[name].append(cold_start(variants[name], variant_payloads[name]))
-                progress.advance()
+    with tempfile.TemporaryDirectory(prefix="bench-cold-start-") as scratch:
+        inside = _weights_inside(artifact, Path(scratch))
+        if inside is not None:
+            # The same artefact with its weights inside model.onnx (the layout before
+            # modelpack.model_files split them): what keeping them apart saves, same run.
+            variants[WEIGHTS_INSIDE] = replace(
+                variants["optimized"], environment={"MODEL_DIR": str(inside)}
+            )
+            variant_payloads[WEIGHTS_INSIDE] = optimized_payload
+        samples: dict[str, list[InvocationResult]] = {name: [] for name in variants}
+        starts = len(variants) * args.runs
+        with step(logger, "cold starts", total=starts, unit="starts") as progress:
+            for run_index in range(args.runs):
+                order = list(variants) if run_index % 2 == 0 else list(reversed(variants))
+                for name in order:
+                    samples[name].append(cold_start(variants[name], variant_payloads[name]))
+                    progress.advance()
     answers = first_answers(samples["naive"][0].json(), samples["optimized"][0].json())
     warm: dict[str, list[float]] = {}
     with step(logger, "warm requests", total=2 * args.warm_requests, unit="requests"):
-        for name, config in variants.items():
+        for name in ("naive", "optimized"):
+            config = variants[name]
             warm[name] = warm_latencies(config, variant_payloads[name], args.warm_requests)
     with step(logger, "runtime dependency sizes (linux/arm64)"):
         deps = dependency_sizes(args.pyproject, args.deps_cache)
@@ -169,6 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "naive_peak_rss_mb": naive_rss,
         "optimized_peak_rss_mb": optimized_rss,
         "peak_rss_ratio": round(optimized_rss / naive_rss, 3),
+        **_weights_inside_figures(samples, optimized_cold, optimized_rss),
         **deps,
         "naive_warm_p50_ms": round(percentile(warm["naive"], 50), 2),
         "naive_warm_p99_ms": round(percentile(warm["naive"], 99), 2),
@@ -226,6 +245,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["image_task_import"]["median_ms"] <= IMAGE_TASK_IMPORT_MS_MAX
     )
     return report
+
+
+def _weights_inside(artifact: Path, scratch: Path) -> Path | None:
+    """A copy of an artefact whose weights are a file of their own, with them inside the
+    graph again; None for an artefact laid out that way already."""
+    from modelpack.model_files import with_weights_inside
+
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    if not manifest.get("model_data_file"):
+        return None
+    with step(logger, "the artefact with its weights inside model.onnx, for comparison"):
+        return with_weights_inside(artifact, scratch / "weights-inside")
+
+
+def _weights_inside_figures(
+    samples: dict[str, list[InvocationResult]], optimized_cold: float, optimized_rss: float
+) -> dict[str, Any]:
+    runs = samples.get(WEIGHTS_INSIDE)
+    if not runs:
+        return {}
+    cold = round(statistics.median(r.cold_start_ms or 0 for r in runs), 1)
+    rss = round(statistics.median(r.max_memory_used_mb for r in runs), 1)
+    return {
+        "weights_inside_cold_start_ms": cold,
+        "weights_inside_peak_rss_mb": rss,
+        "weights_file_saves_ms": round(cold - optimized_cold, 1),
+        "weights_file_saves_rss_mb": round(rss - optimized_rss, 1),
+    }
 
 
 def dependency_sizes(pyproject: Path, cache: Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from modelpack import FORMAT_VERSION
 
 MANIFEST_NAME = "manifest.json"
 MODEL_FILE = "model.onnx"
+# The model's weights, as ONNX external data beside MODEL_FILE (modelpack.model_files).
+MODEL_DATA_FILE = "model.onnx.data"
 TOKENIZER_FILE = "tokenizer.json"
 _TOOLS = ("torch", "onnx", "onnxruntime", "transformers", "tokenizers", "numpy")
 
@@ -38,14 +40,18 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
+def inventory_fields(directory: Path) -> dict[str, Any]:
+    """The manifest's ``files`` and ``size_bytes`` for the files in ``directory``."""
+    files = file_inventory(directory)
+    return {"files": files, "size_bytes": sum(entry["size_bytes"] for entry in files.values())}
+
+
 def build_manifest(directory: Path, **fields: Any) -> dict[str, Any]:
     """The manifest for the files already in ``directory`` plus the given fields."""
-    files = file_inventory(directory)
     return {
         "format_version": FORMAT_VERSION,
         "model_file": MODEL_FILE,
         **fields,
-        "files": files,
-        "size_bytes": sum(entry["size_bytes"] for entry in files.values()),
+        **inventory_fields(directory),
         "tool_versions": tool_versions(),
     }

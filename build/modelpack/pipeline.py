@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from build_support.atomic import staged_directory, write_json
+from build_support.atomic import make_world_readable, staged_directory, write_json
 from build_support.logs import event
 from build_support.progress import step
 from modelpack.batch_invariance import measure_batch_invariance
@@ -28,6 +27,7 @@ from modelpack.evaluate import (
 )
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
 from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
+from modelpack.model_files import write_model
 from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, fused_attention, optimize_graph
 from modelpack.quantize import Candidate, candidates_for, head_nodes, quantize
 from modelpack.source_model import Batch, SourceModel
@@ -117,7 +117,8 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
         measured = _measure_candidates(source, work, reference, options.thresholds, optimization)
         chosen = _choose(measured, source.long_latency_input)
         with staged_directory(options.output) as stage:
-            shutil.copyfile(chosen.path, stage / MODEL_FILE)
+            with step(logger, "write the model (graph, then weights apart)"):
+                data_file = write_model(chosen.path, stage)
             if source.tokenizer is not None:
                 source.tokenizer.save(str(stage / TOKENIZER_FILE), pretty=False)
             with step(logger, "latency of the artefact"):
@@ -133,6 +134,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                 stage,
                 name=source.name,
                 task=source.task,
+                model_data_file=data_file,
                 tokenizer=(
                     {"file": TOKENIZER_FILE, "max_length": source.max_length}
                     if source.tokenizer is not None
@@ -163,7 +165,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                 **_classifier_fields(source),
             )
             write_json(stage / MANIFEST_NAME, manifest)
-            _make_world_readable(stage)
+            make_world_readable(stage)
     event(
         logger,
         "artefact written",
@@ -296,10 +298,3 @@ def _classifier_fields(source: SourceModel) -> dict[str, Any]:
     if source.preprocess is not None:
         fields["preprocess"] = source.preprocess
     return fields
-
-
-def _make_world_readable(directory: Path) -> None:
-    """Temporary files are created private; the function may run as another user."""
-    directory.chmod(0o755)
-    for path in directory.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)

@@ -39,6 +39,9 @@ class Manifest:
     task: str
     model_file: str
     files: dict[str, FileEntry]
+    # The weights as ONNX external data beside model_file; None: inside it (artefacts
+    # built before the split, or models too small to split).
+    model_data_file: str | None
     tokenizer_file: str | None
     max_length: int | None
     inputs: tuple[TensorSpec, ...]
@@ -70,6 +73,7 @@ class Manifest:
                 task=_field(data, "task", str),
                 model_file=_safe_relative(_field(data, "model_file", str)),
                 files=files,
+                model_data_file=_optional_relative(data.get("model_data_file"), "model_data_file"),
                 tokenizer_file=_safe_relative(str(tokenizer["file"])) if tokenizer else None,
                 max_length=int(tokenizer["max_length"]) if tokenizer else None,
                 inputs=_specs(_field(data, "inputs", list), "inputs"),
@@ -80,7 +84,7 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"manifest.json is malformed: {exc!r}") from None
-        for required in (manifest.model_file, manifest.tokenizer_file):
+        for required in (manifest.model_file, manifest.model_data_file, manifest.tokenizer_file):
             if required is not None and required not in files:
                 raise ArtifactError(f"manifest.json does not list {required} under 'files'")
         return manifest
@@ -170,3 +174,11 @@ def _safe_relative(path: str) -> str:
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
         raise ArtifactError(f"manifest path {path!r} must be relative and stay inside the artefact")
     return pure.as_posix()
+
+
+def _optional_relative(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ArtifactError(f"manifest field {name!r} must be a file name or null")
+    return _safe_relative(value)

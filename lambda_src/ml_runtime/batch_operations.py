@@ -35,15 +35,6 @@ from ml_runtime.service import InferenceService
 _MAX_RESULT_STRING = 1024
 
 
-def is_batch_operations_event(event: object) -> bool:
-    return (
-        isinstance(event, dict)
-        and isinstance(event.get("invocationSchemaVersion"), str)
-        and "invocationId" in event
-        and isinstance(event.get("tasks"), list)
-    )
-
-
 def handle(event: dict[str, Any], context: Any, service: InferenceService) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.data_classes.s3_batch_operation_event import (
         S3BatchOperationResponseRecord,

@@ -24,10 +24,6 @@ ROUTES: dict[str, frozenset[str]] = {
 }
 
 
-def is_http_event(event: object) -> bool:
-    return isinstance(event, dict) and event.get("version") == "2.0" and "requestContext" in event
-
-
 def handle(event: dict[str, Any], service: InferenceService) -> dict[str, Any]:
     try:
         method, path = _method_and_path(event)

@@ -18,18 +18,7 @@ from ml_runtime.s3_layout import BINARY_SUFFIX, OUTPUT_SUFFIX, output_key
 from ml_runtime.s3_objects import S3CallError
 from ml_runtime.service import InferenceService
 
-__all__ = ["BINARY_SUFFIX", "OUTPUT_SUFFIX", "handle", "is_s3_event", "output_key"]
-
-
-def is_s3_event(event: object) -> bool:
-    if not isinstance(event, dict):
-        return False
-    records = event.get("Records")
-    return (
-        isinstance(records, list)
-        and bool(records)
-        and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
-    )
+__all__ = ["BINARY_SUFFIX", "OUTPUT_SUFFIX", "handle", "output_key"]
 
 
 def handle(event: dict[str, Any], context: Any, service: InferenceService) -> dict[str, Any]:

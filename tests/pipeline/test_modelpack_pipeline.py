@@ -82,6 +82,12 @@ def test_tiny_bert_builds_a_sentence_embedding_artifact(
 
     _check_inventory(output, manifest)
     assert manifest["task"] == "sentence-embedding"
+    # The weights beside the graph, pinned into it (modelpack.model_files).
+    assert manifest["model_data_file"] == "model.onnx.data"
+    graph = onnx.load(str(output / "model.onnx"), load_external_data=False)
+    pins = {p.key: p.value for p in graph.metadata_props}
+    assert pins["weights_sha256"] == _sha256(output / "model.onnx.data")
+    assert all(len(t.raw_data) < 1024 for t in graph.graph.initializer)
     assert manifest["outputs"] == [
         {"name": "sentence_embedding", "dtype": "float32", "shape": ["batch", 32]}
     ]

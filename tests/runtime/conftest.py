@@ -20,6 +20,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
+from modelpack.model_files import write_model
+
 WORDS = ["cold", "starts", "are", "the", "enemy", "of", "ml", "on", "lambda", "warm", "hello"]
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 EMBEDDING_DIM = 8
@@ -106,13 +108,18 @@ def build_text_artifact(directory: Path) -> Path:
     directory.mkdir(parents=True)
     tokenizer = _tokenizer()
     tokenizer.save(str(directory / "tokenizer.json"))
-    onnx.save(_embedding_graph(tokenizer.get_vocab_size()), str(directory / "model.onnx"))
+    # As the build writes it: the graph in model.onnx, the weights in model.onnx.data.
+    graph = directory.parent / f"{directory.name}-graph.onnx"
+    onnx.save(_embedding_graph(tokenizer.get_vocab_size()), str(graph))
+    data_file = write_model(graph, directory, external_min_bytes=64)  # tiny tables too
+    graph.unlink()
     _write_manifest(
         directory,
         {
             "name": "tiny-embedder",
             "task": "sentence-embedding",
             "model_file": "model.onnx",
+            "model_data_file": data_file,
             "tokenizer": {"file": "tokenizer.json", "max_length": MAX_LENGTH},
             "inputs": [
                 {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]},
@@ -131,6 +138,7 @@ def build_text_artifact(directory: Path) -> Path:
 
 
 def build_tensor_artifact(directory: Path) -> Path:
+    """One file, weights inside: the layout of artefacts built before the weights split."""
     directory.mkdir(parents=True)
     onnx.save(_tensor_graph(), str(directory / "model.onnx"))
     _write_manifest(

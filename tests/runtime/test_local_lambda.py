@@ -19,6 +19,7 @@ from local_lambda.environment import (
 )
 from local_lambda.pool import EnvironmentPool
 from local_lambda.report import report_line
+from modelpack.model_files import with_weights_inside
 
 HANDLER = "ml_runtime.handler.lambda_handler"
 FAULTY = """
@@ -155,6 +156,23 @@ def test_model_served_from_s3_through_the_real_runtime_client(
         json.loads(line) for line in log.read_text().splitlines() if "ModelSourceServed" in line
     ]
     assert served and served[0]["ModelSource"] == "s3"
+
+
+def test_the_same_artefact_with_its_weights_inside_answers_the_same(
+    text_artifact: Path, tmp_path: Path
+) -> None:
+    """The cold-start benchmark's comparison variant is a real artefact, not a stand-in."""
+    inside = with_weights_inside(text_artifact, tmp_path / "inside")
+    manifest = json.loads((inside / "manifest.json").read_text())
+    assert manifest["model_data_file"] is None
+    assert sorted(manifest["files"]) == ["model.onnx", "tokenizer.json"]
+    answers = []
+    for artifact in (text_artifact, inside):
+        with ExecutionEnvironment(runtime_config(artifact)) as env:
+            result = env.invoke({"texts": ["cold starts are the enemy"]})
+        assert result.ok, result.body[:300]
+        answers.append(result.json()["embeddings"])
+    assert answers[0] == answers[1]
 
 
 def test_malformed_raw_events_never_take_the_environment_down(text_artifact: Path) -> None:

@@ -27,6 +27,41 @@ def test_one_changed_byte_is_caught_and_named(artifact_copy: Path) -> None:
         verify_artifact(artifact_copy)
 
 
+def test_the_weights_file_is_checked_like_the_graph(artifact_copy: Path) -> None:
+    manifest = verify_artifact(artifact_copy)
+    assert manifest.model_data_file == "model.onnx.data"
+    weights = artifact_copy / "model.onnx.data"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"model\.onnx\.data: sha256 .* \(corrupt\)"):
+        verify_artifact(artifact_copy)
+    weights.unlink()
+    with pytest.raises(ArtifactError, match=r"model\.onnx\.data is missing"):
+        verify_artifact(artifact_copy)
+
+
+def test_a_weights_file_the_manifest_does_not_list_is_refused(artifact_copy: Path) -> None:
+    manifest_path = artifact_copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["files"]["model.onnx.data"]
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=r"does not list model\.onnx\.data under 'files'"):
+        verify_artifact(artifact_copy)
+    manifest["model_data_file"] = 7
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="'model_data_file' must be a file name or null"):
+        verify_artifact(artifact_copy)
+
+
+def test_an_artefact_with_its_weights_inside_the_graph_still_verifies(
+    tensor_artifact: Path,
+) -> None:
+    manifest = verify_artifact(tensor_artifact)
+    assert manifest.model_data_file is None
+    assert sorted(manifest.files) == ["model.onnx"]
+
+
 def test_truncated_and_missing_files_are_named(artifact_copy: Path) -> None:
     tokenizer = artifact_copy / "tokenizer.json"
     tokenizer.write_bytes(tokenizer.read_bytes()[:-10])

@@ -75,6 +75,10 @@ def test_init_and_inference_load_nothing_that_is_trimmed_or_heavy(text_artifact:
     # powertools imports the botocore package for its user agent (about 1 ms); the
     # client machinery, which costs a large share of a cold start, must stay out.
     assert not {"botocore.session", "botocore.client"} & modules
+    # The S3 flow loads on the first S3 event (ml_runtime.function), not for a direct call.
+    s3_flow = {"ml_runtime.s3_flow", "ml_runtime.s3_batch", "ml_runtime.batch_operations"}
+    assert not s3_flow & modules, s3_flow & modules
+    assert {"ml_runtime.function", "ml_runtime.event_kinds"} <= modules
     site = loaded["site"]
     inside = [f[len(site) + 1 :] for f in loaded["files"] if f.startswith(site + "/")]
     trimmed = [
