@@ -48,6 +48,8 @@ logger = logging.getLogger("local_lambda.bench_cold_start")
 NAIVE_HANDLER = "naive_reference.handler.lambda_handler"
 # The artefact measured again with its weights inside model.onnx (see _weights_inside).
 WEIGHTS_INSIDE = "optimized_weights_inside"
+# A protobuf message, so a model file with its weights inside, stops at 2 GiB.
+PROTOBUF_LIMIT_BYTES = 2**31
 OPTIMIZED_HANDLER = "ml_runtime.handler.lambda_handler"
 NAIVE_PACKAGES = ("torch", "transformers")
 DEFAULT_PAYLOAD = {"texts": ["Cold starts are the enemy of ML on Lambda."]}
@@ -253,7 +255,11 @@ def _weights_inside(artifact: Path, scratch: Path) -> Path | None:
     from modelpack.model_files import with_weights_inside
 
     manifest = json.loads((artifact / "manifest.json").read_text())
-    if not manifest.get("model_data_file"):
+    data_file = manifest.get("model_data_file")
+    if not data_file:
+        return None
+    if manifest["files"][data_file]["size_bytes"] >= PROTOBUF_LIMIT_BYTES:
+        logger.info("weights of 2 GiB or more cannot be inside model.onnx: no comparison")
         return None
     with step(logger, "the artefact with its weights inside model.onnx, for comparison"):
         return with_weights_inside(artifact, scratch / "weights-inside")

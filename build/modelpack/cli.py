@@ -23,8 +23,9 @@ logger = logging.getLogger("modelpack")
 DESCRIPTION = """\
 Build a model artefact: export to ONNX, optimise the graph, try several INT8
 quantization settings, keep the fastest one that passes the accuracy gate against the
-fp32 PyTorch model, and write OUTPUT/ (model.onnx, tokenizer.json when the model has
-one, manifest.json). OUTPUT must not exist; a failed build leaves nothing behind.
+fp32 PyTorch model, and write OUTPUT/ (model.onnx, its weights in model.onnx.data,
+tokenizer.json when the model has one, manifest.json). OUTPUT must not exist; a failed
+build leaves nothing behind.
 """
 
 EPILOG = """\

@@ -7,10 +7,11 @@ weights in ``model.onnx.data``; all-MiniLM-L6-v2 INT8 went from 81-116 ms to 30-
 (fresh processes, one thread, AVX2; build/modelpack/README.md). Init pays it on every
 cold start, so the artefact keeps its weights apart.
 
-``model.onnx`` records the weights file's sha256 in its metadata, so the graph file's own
-sha256 (the model's identity in the image pin, the S3 results and the tuning report)
-changes whenever the weights do. Both files are in the manifest's inventory and checked
-by the runtime.
+``model.onnx`` records the weights file's sha256 in its metadata (``WEIGHTS_SHA256_KEY``),
+so the graph file's own sha256 (the model's identity in the image pin, the S3 results and
+the tuning report) changes whenever the weights do, and the runtime can check that the
+weights the graph points at are the ones the manifest had verified. Both files are in the
+manifest's inventory.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ import onnx
 
 from build_support.atomic import make_world_readable, staged_directory, write_json
 from build_support.hashing import sha256_file
+from ml_runtime.artifact import WEIGHTS_SHA256_KEY
 from modelpack.manifest import MANIFEST_NAME, MODEL_DATA_FILE, MODEL_FILE, inventory_fields
 
-# metadata_props key in model.onnx holding MODEL_DATA_FILE's sha256.
-WEIGHTS_SHA256_KEY = "weights_sha256"
 # Tensors smaller than this stay inside the graph (shapes, scales, zero points): moving
 # them buys nothing and scatters the graph.
 EXTERNAL_MIN_BYTES = 1024
@@ -55,16 +55,21 @@ def write_model(
     )
     # Pin the weights into the graph file, then rewrite only the graph (its tensors now
     # refer to MODEL_DATA_FILE, which stays as written).
-    if not weights.exists():
-        return None
-    pinned = onnx.load(str(target), load_external_data=False)
-    entries = {p.key: p.value for p in pinned.metadata_props}
-    entries[WEIGHTS_SHA256_KEY] = sha256_file(weights)
-    del pinned.metadata_props[:]
+    split = weights.exists()
+    _set_weights_pin(target, sha256_file(weights) if split else None)
+    return MODEL_DATA_FILE if split else None
+
+
+def _set_weights_pin(model_file: Path, sha256: str | None) -> None:
+    """Record (or, for None, remove) the weights' sha256 in ``model_file``'s metadata."""
+    graph = onnx.load(str(model_file), load_external_data=False)
+    entries = {p.key: p.value for p in graph.metadata_props if p.key != WEIGHTS_SHA256_KEY}
+    if sha256 is not None:
+        entries[WEIGHTS_SHA256_KEY] = sha256
+    del graph.metadata_props[:]
     for key, value in sorted(entries.items()):
-        pinned.metadata_props.add(key=key, value=value)
-    onnx.save_model(pinned, str(target))
-    return MODEL_DATA_FILE
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save_model(graph, str(model_file))
 
 
 def with_weights_inside(artifact: Path, output: Path) -> Path:
@@ -78,7 +83,10 @@ def with_weights_inside(artifact: Path, output: Path) -> Path:
         for path in artifact.iterdir():
             if path.is_file() and path.name not in {MANIFEST_NAME, MODEL_FILE, MODEL_DATA_FILE}:
                 shutil.copyfile(path, stage / path.name)
+        # The weights read back in, and the pin of a weights file the copy no longer has
+        # dropped (the runtime would refuse it).
         onnx.save_model(onnx.load(str(artifact / MODEL_FILE)), str(stage / MODEL_FILE))
+        _set_weights_pin(stage / MODEL_FILE, None)
         manifest |= {"model_data_file": None, **inventory_fields(stage)}
         write_json(stage / MANIFEST_NAME, manifest)
         make_world_readable(stage)

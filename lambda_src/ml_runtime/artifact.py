@@ -14,6 +14,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 MANIFEST_NAME = "manifest.json"
+# model_file's metadata key for the sha256 of its weights file (the build writes it:
+# modelpack.model_files), so the weights ONNX Runtime maps are the ones verified.
+WEIGHTS_SHA256_KEY = "weights_sha256"
 
 
 class ArtifactError(Exception):
@@ -109,6 +112,28 @@ def verify_artifact(directory: Path) -> Manifest:
     for relative, entry in manifest.files.items():
         verify_file(directory / relative, entry, relative)
     return manifest
+
+
+def check_weights_pin(manifest: Manifest, pinned_sha256: str | None) -> None:
+    """Refuse a model file that names a weights file the manifest did not have verified.
+
+    ``pinned_sha256`` is the model file's own record of its weights (metadata key
+    WEIGHTS_SHA256_KEY, None when it has none): ONNX Runtime reads whatever file the graph
+    points at, so a manifest that leaves that file out would let unchecked weights in.
+    """
+    if pinned_sha256 is None:
+        return
+    data_file = manifest.model_data_file
+    if data_file is None:
+        raise ArtifactError(
+            f"{manifest.model_file} keeps its weights in a separate file but the manifest"
+            " names none (model_data_file); rebuild the artefact with modelpack"
+        )
+    if manifest.files[data_file].sha256 != pinned_sha256:
+        raise ArtifactError(
+            f"{manifest.model_file} was written with other weights than the manifest's"
+            f" {data_file} (sha256 {pinned_sha256[:12]}…); rebuild the artefact with modelpack"
+        )
 
 
 def verify_file(path: Path, entry: FileEntry, label: str) -> None:

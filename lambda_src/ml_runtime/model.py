@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-from ml_runtime.artifact import Manifest, TensorSpec
+from ml_runtime.artifact import WEIGHTS_SHA256_KEY, Manifest, TensorSpec, check_weights_pin
 from ml_runtime.config import TextBatching
 
 # Tokenizer outputs by the input names transformer exports use.
@@ -48,6 +48,8 @@ class InferenceModel:
             # The configuration the build measured latency and accuracy with.
             disabled_optimizers=list(manifest.disabled_optimizers),
         )
+        pins = self.session.get_modelmeta().custom_metadata_map
+        check_weights_pin(manifest, pins.get(WEIGHTS_SHA256_KEY))
         self.input_names = tuple(i.name for i in self.session.get_inputs())
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.specs = {spec.name: spec for spec in manifest.inputs}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ml_runtime.artifact import ArtifactError, verify_artifact
+from ml_runtime.artifact import ArtifactError, check_weights_pin, verify_artifact
 from ml_runtime.compute import intra_op_threads, vcpus_for_memory
+from ml_runtime.model import InferenceModel
 
 
 def test_valid_artifact_verifies(text_artifact: Path) -> None:
@@ -118,3 +122,44 @@ def test_threads_never_exceed_the_cpus_the_process_may_use() -> None:
     assert intra_op_threads(10240) == min(6, cpus)
     assert intra_op_threads(1769) == 1
     assert intra_op_threads(10240, override=3) == 3
+
+
+def _rewrite_manifest(artifact: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = artifact / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_weights_the_manifest_leaves_out_are_refused_at_load(artifact_copy: Path) -> None:
+    """The graph names its weights file; a manifest without it would let them in unchecked."""
+
+    def forget_weights(manifest: dict[str, Any]) -> None:
+        manifest["model_data_file"] = None
+        del manifest["files"]["model.onnx.data"]
+
+    _rewrite_manifest(artifact_copy, forget_weights)
+    manifest = verify_artifact(artifact_copy)  # consistent as far as the manifest goes
+    with pytest.raises(ArtifactError, match="keeps its weights in a separate file"):
+        InferenceModel(artifact_copy, manifest, threads=1)
+
+
+def test_weights_other_than_the_graph_was_written_with_are_refused(artifact_copy: Path) -> None:
+    weights = artifact_copy / "model.onnx.data"
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 0x01
+    weights.write_bytes(bytes(data))
+
+    def record_new_weights(manifest: dict[str, Any]) -> None:
+        manifest["files"]["model.onnx.data"]["sha256"] = hashlib.sha256(data).hexdigest()
+
+    _rewrite_manifest(artifact_copy, record_new_weights)
+    manifest = verify_artifact(artifact_copy)
+    with pytest.raises(ArtifactError, match="was written with other weights"):
+        InferenceModel(artifact_copy, manifest, threads=1)
+
+
+def test_a_model_without_a_weights_pin_needs_no_weights_file(tensor_artifact: Path) -> None:
+    manifest = verify_artifact(tensor_artifact)
+    check_weights_pin(manifest, None)
+    assert InferenceModel(tensor_artifact, manifest, threads=1).input_names == ("x",)
