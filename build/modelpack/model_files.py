@@ -42,6 +42,7 @@ def write_model(
     split were.
     """
     model = onnx.load(str(graph))
+    _pin_weights(model, None)  # a pin only ever names the weights file written below
     target = directory / MODEL_FILE
     weights = directory / MODEL_DATA_FILE
     weights.unlink(missing_ok=True)  # onnx appends to an existing weights file
@@ -53,23 +54,24 @@ def write_model(
         location=MODEL_DATA_FILE,
         size_threshold=external_min_bytes,
     )
+    if not weights.exists():
+        return None
     # Pin the weights into the graph file, then rewrite only the graph (its tensors now
     # refer to MODEL_DATA_FILE, which stays as written).
-    split = weights.exists()
-    _set_weights_pin(target, sha256_file(weights) if split else None)
-    return MODEL_DATA_FILE if split else None
+    pinned = onnx.load(str(target), load_external_data=False)
+    _pin_weights(pinned, sha256_file(weights))
+    onnx.save_model(pinned, str(target))
+    return MODEL_DATA_FILE
 
 
-def _set_weights_pin(model_file: Path, sha256: str | None) -> None:
-    """Record (or, for None, remove) the weights' sha256 in ``model_file``'s metadata."""
-    graph = onnx.load(str(model_file), load_external_data=False)
-    entries = {p.key: p.value for p in graph.metadata_props if p.key != WEIGHTS_SHA256_KEY}
+def _pin_weights(model: onnx.ModelProto, sha256: str | None) -> None:
+    """Record (or, for None, remove) the weights' sha256 in ``model``'s metadata."""
+    entries = {p.key: p.value for p in model.metadata_props if p.key != WEIGHTS_SHA256_KEY}
     if sha256 is not None:
         entries[WEIGHTS_SHA256_KEY] = sha256
-    del graph.metadata_props[:]
+    del model.metadata_props[:]
     for key, value in sorted(entries.items()):
-        graph.metadata_props.add(key=key, value=value)
-    onnx.save_model(graph, str(model_file))
+        model.metadata_props.add(key=key, value=value)
 
 
 def with_weights_inside(artifact: Path, output: Path) -> Path:
@@ -85,8 +87,9 @@ def with_weights_inside(artifact: Path, output: Path) -> Path:
                 shutil.copyfile(path, stage / path.name)
         # The weights read back in, and the pin of a weights file the copy no longer has
         # dropped (the runtime would refuse it).
-        onnx.save_model(onnx.load(str(artifact / MODEL_FILE)), str(stage / MODEL_FILE))
-        _set_weights_pin(stage / MODEL_FILE, None)
+        model = onnx.load(str(artifact / MODEL_FILE))
+        _pin_weights(model, None)
+        onnx.save_model(model, str(stage / MODEL_FILE))
         manifest |= {"model_data_file": None, **inventory_fields(stage)}
         write_json(stage / MANIFEST_NAME, manifest)
         make_world_readable(stage)

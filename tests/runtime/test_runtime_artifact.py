@@ -15,6 +15,21 @@ from ml_runtime.compute import intra_op_threads, vcpus_for_memory
 from ml_runtime.model import InferenceModel
 
 
+def _rewrite_manifest(artifact: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = artifact / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _flip_byte(path: Path, at: int) -> bytes:
+    """Change one bit of the byte at ``at`` in ``path``; return the file's new bytes."""
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
 def test_valid_artifact_verifies(text_artifact: Path) -> None:
     manifest = verify_artifact(text_artifact)
     assert manifest.task == "sentence-embedding"
@@ -24,9 +39,7 @@ def test_valid_artifact_verifies(text_artifact: Path) -> None:
 
 def test_one_changed_byte_is_caught_and_named(artifact_copy: Path) -> None:
     model = artifact_copy / "model.onnx"
-    data = bytearray(model.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    model.write_bytes(bytes(data))
+    _flip_byte(model, model.stat().st_size // 2)
     with pytest.raises(ArtifactError, match=r"model\.onnx: sha256 .* \(corrupt\)"):
         verify_artifact(artifact_copy)
 
@@ -35,9 +48,7 @@ def test_the_weights_file_is_checked_like_the_graph(artifact_copy: Path) -> None
     manifest = verify_artifact(artifact_copy)
     assert manifest.model_data_file == "model.onnx.data"
     weights = artifact_copy / "model.onnx.data"
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0x01
-    weights.write_bytes(bytes(data))
+    _flip_byte(weights, -1)
     with pytest.raises(ArtifactError, match=r"model\.onnx\.data: sha256 .* \(corrupt\)"):
         verify_artifact(artifact_copy)
     weights.unlink()
@@ -46,14 +57,10 @@ def test_the_weights_file_is_checked_like_the_graph(artifact_copy: Path) -> None
 
 
 def test_a_weights_file_the_manifest_does_not_list_is_refused(artifact_copy: Path) -> None:
-    manifest_path = artifact_copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    del manifest["files"]["model.onnx.data"]
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(artifact_copy, lambda manifest: manifest["files"].pop("model.onnx.data"))
     with pytest.raises(ArtifactError, match=r"does not list model\.onnx\.data under 'files'"):
         verify_artifact(artifact_copy)
-    manifest["model_data_file"] = 7
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(artifact_copy, lambda manifest: manifest.update(model_data_file=7))
     with pytest.raises(ArtifactError, match="'model_data_file' must be a file name or null"):
         verify_artifact(artifact_copy)
 
@@ -77,10 +84,10 @@ def test_truncated_and_missing_files_are_named(artifact_copy: Path) -> None:
 
 
 def test_manifest_paths_cannot_escape_the_artifact(artifact_copy: Path) -> None:
-    manifest_path = artifact_copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["files"]["../outside"] = {"sha256": "0" * 64, "size_bytes": 1}
-    manifest_path.write_text(json.dumps(manifest))
+    outside = {"sha256": "0" * 64, "size_bytes": 1}
+    _rewrite_manifest(
+        artifact_copy, lambda manifest: manifest["files"].update({"../outside": outside})
+    )
     with pytest.raises(ArtifactError, match="must be relative and stay inside"):
         verify_artifact(artifact_copy)
 
@@ -124,13 +131,6 @@ def test_threads_never_exceed_the_cpus_the_process_may_use() -> None:
     assert intra_op_threads(10240, override=3) == 3
 
 
-def _rewrite_manifest(artifact: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    path = artifact / "manifest.json"
-    manifest = json.loads(path.read_text())
-    change(manifest)
-    path.write_text(json.dumps(manifest))
-
-
 def test_weights_the_manifest_leaves_out_are_refused_at_load(artifact_copy: Path) -> None:
     """The graph names its weights file; a manifest without it would let them in unchecked."""
 
@@ -145,10 +145,7 @@ def test_weights_the_manifest_leaves_out_are_refused_at_load(artifact_copy: Path
 
 
 def test_weights_other_than_the_graph_was_written_with_are_refused(artifact_copy: Path) -> None:
-    weights = artifact_copy / "model.onnx.data"
-    data = bytearray(weights.read_bytes())
-    data[0] ^= 0x01
-    weights.write_bytes(bytes(data))
+    data = _flip_byte(artifact_copy / "model.onnx.data", 0)
 
     def record_new_weights(manifest: dict[str, Any]) -> None:
         manifest["files"]["model.onnx.data"]["sha256"] = hashlib.sha256(data).hexdigest()
