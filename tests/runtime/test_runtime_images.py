@@ -3,6 +3,7 @@ built by hand, and every kind of bad image refused with its status before decodi
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -275,6 +276,25 @@ def test_decompression_bombs_are_refused_from_the_header_without_allocating() ->
     assert Image.MAX_IMAGE_PIXELS == PILLOW_DEFAULT_MAX_PIXELS
 
 
+def test_a_long_thin_image_is_refused_before_its_resize_allocates() -> None:
+    # 2 kB of PNG; resizing its shorter side to 256 would make 65.5 G pixels.
+    thin = encode(Image.new("L", (1, 1_000_000)), "PNG")
+    with pytest.raises(images.ImageError) as caught:
+        images.load(thin, spec(resize_shorter_side=256, crop=[224, 224]))
+    error = caught.value
+    assert (error.status, error.code) == (413, "image_too_large")
+    assert error.message.startswith(
+        "resizing the 1x1000000 image's shorter side to 256 makes it 256x256000000 = "
+        "65536000000 pixels; at most 25000000 allowed (MAX_IMAGE_PIXELS)"
+    )
+    # Within the limit a tall image is served (256 x 10,240), and a resize straight to the
+    # crop never grows.
+    tall = encode(Image.new("L", (100, 4000)), "PNG")
+    resized = spec(resize_shorter_side=256, crop=[224, 224])
+    assert images.load(tall, resized).shape == (3, 224, 224)
+    assert images.load(thin, spec(crop=[224, 224])).shape == (3, 224, 224)
+
+
 def test_a_header_within_the_limit_but_no_pixel_data_is_400() -> None:
     error = refused(png_header_only(300, 200))
     assert error.status == 400 and "truncated or corrupt" in error.message
@@ -310,18 +330,21 @@ def test_runtime_limits_default_to_the_module_defaults() -> None:
 
 
 def test_the_module_imports_without_the_runtime_and_only_three_format_plugins() -> None:
+    # Encoded here: saving an image in the probe would load Image.open's plugins itself.
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "JPEG", exif=exif.tobytes())
     probe = """
-import io, json, sys
-from PIL import Image
+import base64, json, sys
 from ml_runtime import images
 spec = images.Preprocess.from_manifest(json.loads(sys.argv[1]))
-exif = Image.Exif(); exif[0x0112] = 3
-buffer = io.BytesIO(); Image.new("RGB", (8, 8)).save(buffer, "JPEG", exif=exif.tobytes())
-images.preprocess(images.decode(buffer.getvalue()), spec)
+images.load(base64.b64decode(sys.argv[2]), spec)
 print(json.dumps(sorted(sys.modules)))
 """
+    jpeg = base64.b64encode(buffer.getvalue()).decode()
     run = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(SPEC)],
+        [sys.executable, "-c", probe, json.dumps(SPEC), jpeg],
         capture_output=True,
         text=True,
         check=True,
@@ -330,14 +353,11 @@ print(json.dumps(sorted(sys.modules)))
     modules = set(json.loads(run.stdout))
     assert not {"onnxruntime", "tokenizers", "ml_runtime.model", "ml_runtime.tasks"} & modules
     plugins = {m for m in modules if m.startswith("PIL.") and m.endswith("ImagePlugin")}
-    # JPEG, PNG, WebP, and what Image.open's preinit always loads (BMP, GIF, PPM), plus
-    # TIFF's tag tables for EXIF: never Image.init()'s forty-odd plugins.
-    assert plugins <= {
+    # JPEG, PNG, WebP, plus TIFF's tag tables for EXIF: neither what Image.open's first
+    # call loads besides (BMP, GIF, PPM) nor Image.init()'s forty-odd plugins.
+    assert plugins == {
         "PIL.JpegImagePlugin",
         "PIL.PngImagePlugin",
         "PIL.WebPImagePlugin",
-        "PIL.BmpImagePlugin",
-        "PIL.GifImagePlugin",
-        "PIL.PpmImagePlugin",
         "PIL.TiffImagePlugin",
     }, plugins

@@ -90,7 +90,7 @@ class ImageClassificationTask(Task):
 
     def _sample(self, data: bytes, declared: str | None, label: str) -> np.ndarray:
         try:
-            return images.preprocess(images.decode(data, self.image_limits, declared), self.spec)
+            return images.load(data, self.spec, self.image_limits, declared)
         except images.ImageError as exc:
             raise RequestError(f"{label}{exc.message}", status=exc.status, code=exc.code) from None
 
