@@ -325,6 +325,8 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
     opener, _ = Image.OPEN[found]
     try:
         image = opener(io.BytesIO(data), "")
+    except MemoryError:  # the function is short of memory: not the caller's error
+        raise
     except Exception as exc:  # the plugins raise SyntaxError, OSError, struct.error...
         raise ImageError(
             f"the {found} image is truncated or corrupt ({_reason(exc)}); send a complete file"
