@@ -98,7 +98,7 @@ def warm_latencies(config: FunctionConfig, payload: Any, requests: int) -> list[
     return [r.duration_ms for r in results]
 
 
-def _case_inputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
+def case_inputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
     """The artefact and the naive model directory: given, or the case's (built once)."""
     if args.case is None:
         if args.artifact is None:
@@ -117,7 +117,7 @@ def _case_inputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    artifact, naive_model_dir = _case_inputs(args)
+    artifact, naive_model_dir = case_inputs(args)
     if not (artifact / "manifest.json").is_file():
         raise BenchmarkError(f"{artifact} holds no manifest.json; build it with `modelpack build`")
     manifest = json.loads((artifact / "manifest.json").read_text())

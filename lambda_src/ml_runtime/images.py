@@ -167,6 +167,21 @@ class Preprocess:
         )
 
     @property
+    def decode_at_least(self) -> tuple[int, int]:
+        """The smallest (width, height) a reduced-scale JPEG decode may give: twice the
+        shorter side's target (or the crop's larger side) on both sides, since EXIF
+        orientation may still swap width and height after decoding.
+
+        Twice rather than once leaves most of the shrinking to the resize filter the
+        manifest names: on the image case's 12 MP photos the answers then all agreed with
+        a full decode's (top-1 1.000, winning probability within 0.097) at 2.6x the speed,
+        against 0.967 and 0.132 at 2.9x when decoding down to the target itself
+        (``make bench-decode``).
+        """
+        side = 2 * (self.resize_shorter_side or max(self.crop))
+        return (side, side)
+
+    @property
     def sample_shape(self) -> tuple[int, int, int]:
         """The shape of one preprocessed image (no batch axis)."""
         height, width = self.crop
@@ -179,13 +194,21 @@ def media_format(content_type: str) -> str | None:
 
 
 def decode(
-    data: bytes, limits: ImageLimits = ImageLimits(), declared_format: str | None = None
+    data: bytes,
+    limits: ImageLimits = ImageLimits(),
+    declared_format: str | None = None,
+    *,
+    at_least: tuple[int, int] | None = None,
 ) -> Image.Image:
     """Bytes of a JPEG, PNG or WebP file -> an upright 8-bit RGB image.
 
     ``declared_format`` (a key of :data:`ALLOWED_FORMATS`, from the request's content
     type) must match what the bytes are. EXIF orientation is applied; every mode is
-    converted to RGB as :func:`to_rgb` describes.
+    converted to RGB as :func:`to_rgb` describes. With ``at_least`` (width, height), a
+    JPEG is decoded at the smallest of 1/8, 1/4 or 1/2 scale that is still at least that
+    large (libjpeg's DCT scaling, Pillow's ``draft``): several times faster than a full
+    decode for a photo much larger than the model's input, with slightly different
+    pixels. Other formats ignore it.
     """
     if not data:
         raise ImageError("the image is empty (0 bytes); send a JPEG, PNG or WebP file")
@@ -205,6 +228,8 @@ def decode(
             code="content_type_mismatch",
         )
     try:
+        if at_least is not None:
+            image.draft(None, at_least)
         image.load()  # the first frame only: animated PNG and WebP are read as a still
         ImageOps.exif_transpose(image, in_place=True)
         return to_rgb(image)
@@ -295,9 +320,13 @@ def load(
     spec: Preprocess,
     limits: ImageLimits = ImageLimits(),
     declared_format: str | None = None,
+    *,
+    fast_jpeg: bool = False,
 ) -> np.ndarray:
-    """Bytes of an image file -> one preprocessed sample (decode, then preprocess)."""
-    return preprocess(decode(data, limits, declared_format), spec, limits)
+    """Bytes of an image file -> one preprocessed sample (decode, then preprocess); with
+    ``fast_jpeg``, a large JPEG is decoded at a reduced scale (see :func:`decode`)."""
+    at_least = spec.decode_at_least if fast_jpeg else None
+    return preprocess(decode(data, limits, declared_format, at_least=at_least), spec, limits)
 
 
 def warm_up(spec: Preprocess) -> None:

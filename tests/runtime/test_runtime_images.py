@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from ml_runtime import images
-from ml_runtime.config import Limits
+from ml_runtime.config import ConfigError, Limits, RuntimeConfig
 from tests.runtime.classifier_artifacts import (
     encode,
     noise_image,
@@ -295,6 +295,28 @@ def test_a_long_thin_image_is_refused_before_its_resize_allocates() -> None:
     assert images.load(thin, spec(crop=[224, 224])).shape == (3, 224, 224)
 
 
+def test_fast_jpeg_decode_reads_a_large_jpeg_at_a_reduced_scale() -> None:
+    """A 2000 x 1500 JPEG whose model input is 256 px on the shorter side decodes at half
+    size (1000 x 750, still twice 256); the sample differs a little from the full
+    decode's. PNG and a JPEG too small to scale decode as before."""
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    picture = Image.fromarray(coarse).resize((2000, 1500), Image.Resampling.BICUBIC)
+    jpeg, png = encode(picture, "JPEG"), encode(picture.resize((1000, 750)), "PNG")
+    resized = spec(resize_shorter_side=256, crop=[224, 224], resample="bilinear")
+    assert resized.decode_at_least == (512, 512)
+    assert images.decode(jpeg, at_least=resized.decode_at_least).size == (1000, 750)
+    assert images.decode(png, at_least=resized.decode_at_least).size == (1000, 750)
+    exact = images.load(jpeg, resized)
+    fast = images.load(jpeg, resized, fast_jpeg=True)
+    assert fast.shape == exact.shape == (3, 224, 224)
+    assert 0 < float(np.abs(fast - exact).mean()) < 0.05  # of a normalised range of ~4.5
+    small = encode(picture.resize((1000, 700)), "JPEG")  # 700 // 512 = 1: no scaling
+    assert np.array_equal(images.load(small, resized, fast_jpeg=True), images.load(small, resized))
+    # Resized straight to the crop: twice the crop's larger side on both sides.
+    assert spec(crop=[224, 160]).decode_at_least == (448, 448)
+
+
 def test_a_header_within_the_limit_but_no_pixel_data_is_400() -> None:
     error = refused(png_header_only(300, 200))
     assert error.status == 400 and "truncated or corrupt" in error.message
@@ -327,6 +349,11 @@ def test_preprocess_block_errors_name_the_field(change: dict[str, Any], message:
 def test_runtime_limits_default_to_the_module_defaults() -> None:
     assert Limits().max_image_bytes == images.ImageLimits().max_bytes
     assert Limits().max_image_pixels == images.ImageLimits().max_pixels
+    assert Limits().fast_jpeg_decode is False
+    on = RuntimeConfig.from_environment({"FAST_JPEG_DECODE": "true"}).limits
+    assert on.fast_jpeg_decode is True
+    with pytest.raises(ConfigError, match="FAST_JPEG_DECODE='fast' is not a flag"):
+        RuntimeConfig.from_environment({"FAST_JPEG_DECODE": "fast"})
 
 
 def test_the_module_imports_without_the_runtime_and_only_three_format_plugins() -> None:
