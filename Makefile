@@ -17,7 +17,7 @@ PLAN_TRAFFIC ?= --profile business-hours
 # Debian packages the tests drive for real: an OCI registry, and tools to inspect images.
 SYSTEM_PACKAGES := docker-registry skopeo umoci
 
-.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load bench-batch artifact tune plan clean
+.PHONY: setup system-deps demo test lint typecheck pytest fmt bench-pipeline bench-cold-start bench-load bench-batch bench-decode artifact tune plan clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,9 @@ plan: setup $(TUNE_REPORT)
 
 bench-batch: setup artifact
 	$(BIN)/python -m modelpack.bench_batch --artifact $(ARTIFACT) --report reports/bench-batch.json
+
+bench-decode: setup
+	$(BIN)/python -m local_lambda.bench_decode --report reports/bench-decode.json
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -50,7 +50,7 @@ def load_rgb(path: Path) -> Image.Image:
 def preprocess_images(images: Sequence[Image.Image], block: dict[str, Any]) -> np.ndarray[Any, Any]:
     """A batch of RGB images ready for the model's ``block["input_name"]`` input."""
     spec = Preprocess.from_manifest(block)
-    return np.stack([preprocess(image, spec) for image in images])
+    return np.stack([preprocess(image, spec, BUILD_IMAGE_LIMITS) for image in images])
 
 
 def preprocess_files(paths: Sequence[Path], block: dict[str, Any]) -> np.ndarray[Any, Any]:

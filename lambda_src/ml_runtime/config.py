@@ -20,7 +20,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may carry; anything larger gets a 400, never an out-of-memory."""
+    """What one request may carry (anything larger gets a 400, never an out-of-memory),
+    and how its images are read."""
 
     max_records: int = 64
     max_text_chars: int = 8192
@@ -32,6 +33,9 @@ class Limits:
     # checked before any pixel is decoded (the same defaults as ml_runtime.images).
     max_image_bytes: int = 4 * MIB
     max_image_pixels: int = 25_000_000
+    # Not a bound but how images are read: a large JPEG decoded at 1/2, 1/4 or 1/8 scale
+    # when that still covers what the preprocessing keeps (ml_runtime.images.load).
+    fast_jpeg_decode: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class RuntimeConfig:
             max_object_bytes=_positive_int(env, "MAX_OBJECT_BYTES", Limits.max_object_bytes),
             max_image_bytes=_positive_int(env, "MAX_IMAGE_BYTES", Limits.max_image_bytes),
             max_image_pixels=_positive_int(env, "MAX_IMAGE_PIXELS", Limits.max_image_pixels),
+            fast_jpeg_decode=_flag(env, "FAST_JPEG_DECODE", default=Limits.fast_jpeg_decode),
         )
         batching = TextBatching(
             max_records=_positive_int(env, "S3_BATCH_SIZE", TextBatching.max_records),

@@ -23,9 +23,10 @@ from tests.runtime.classifier_artifacts import (
     build_image_classifier,
     colour_image,
     expected_colour_scores,
+    noise_image,
     text_logits,
 )
-from tests.runtime.conftest import _write_manifest
+from tests.runtime.conftest import _write_manifest, make_service
 from tests.runtime.test_runtime_events import body_of, http_event
 
 
@@ -141,6 +142,24 @@ def test_json_images_in_every_format_get_their_colour(image_service: Any, contex
     # Default top_k is 5, capped at the three labels this model has.
     (default,) = image_service.handle({"images": [b64(files[0])]}, context)["predictions"]
     assert len(default) == 3
+
+
+def test_fast_jpeg_decode_is_what_the_service_computes_when_asked(
+    image_artifact: Path, image_service: Any, context: Any
+) -> None:
+    """FAST_JPEG_DECODE=true: a large JPEG is scored from the reduced-scale decode, and
+    without it from the full one (the two differ for a picture with detail)."""
+    photo = noise_image((1600, 1200), fmt="JPEG", seed=3)
+    spec = images.Preprocess.from_manifest(IMAGE_PREPROCESS)
+    exact, fast = (
+        expected_colour_scores([images.load(photo, spec, fast_jpeg=f)])[0] for f in (False, True)
+    )
+    assert not np.allclose(exact, fast, atol=1e-4)
+    fast_service = make_service(image_artifact, FAST_JPEG_DECODE="true")
+    for service, expected in ((image_service, exact), (fast_service, fast)):
+        (prediction,) = service.handle({"images": [b64(photo)], "top_k": 3}, context)["predictions"]
+        scores = {p["label"]: p["score"] for p in prediction}
+        assert [scores[label] for label in COLOUR_LABELS] == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_red_image_scores_as_computed_by_hand(image_service: Any, context: Any) -> None:

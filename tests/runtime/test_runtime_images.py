@@ -3,6 +3,7 @@ built by hand, and every kind of bad image refused with its status before decodi
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 from ml_runtime import images
-from ml_runtime.config import Limits
+from ml_runtime.config import ConfigError, Limits, RuntimeConfig
 from tests.runtime.classifier_artifacts import (
     encode,
     noise_image,
@@ -275,6 +276,47 @@ def test_decompression_bombs_are_refused_from_the_header_without_allocating() ->
     assert Image.MAX_IMAGE_PIXELS == PILLOW_DEFAULT_MAX_PIXELS
 
 
+def test_a_long_thin_image_is_refused_before_its_resize_allocates() -> None:
+    # 2 kB of PNG; resizing its shorter side to 256 would make 65.5 G pixels.
+    thin = encode(Image.new("L", (1, 1_000_000)), "PNG")
+    with pytest.raises(images.ImageError) as caught:
+        images.load(thin, spec(resize_shorter_side=256, crop=[224, 224]))
+    error = caught.value
+    assert (error.status, error.code) == (413, "image_too_large")
+    assert error.message.startswith(
+        "resizing the 1x1000000 image's shorter side to 256 makes it 256x256000000 = "
+        "65536000000 pixels; at most 25000000 allowed (MAX_IMAGE_PIXELS)"
+    )
+    # Within the limit a tall image is served (256 x 10,240), and a resize straight to the
+    # crop never grows.
+    tall = encode(Image.new("L", (100, 4000)), "PNG")
+    resized = spec(resize_shorter_side=256, crop=[224, 224])
+    assert images.load(tall, resized).shape == (3, 224, 224)
+    assert images.load(thin, spec(crop=[224, 224])).shape == (3, 224, 224)
+
+
+def test_fast_jpeg_decode_reads_a_large_jpeg_at_a_reduced_scale() -> None:
+    """A 2000 x 1500 JPEG whose model input is 256 px on the shorter side decodes at half
+    size (1000 x 750, still twice 256); the sample differs a little from the full
+    decode's. PNG and a JPEG too small to scale decode as before."""
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    picture = Image.fromarray(coarse).resize((2000, 1500), Image.Resampling.BICUBIC)
+    jpeg, png = encode(picture, "JPEG"), encode(picture.resize((1000, 750)), "PNG")
+    resized = spec(resize_shorter_side=256, crop=[224, 224], resample="bilinear")
+    assert resized.decode_at_least == (512, 512)
+    assert images.decode(jpeg, at_least=resized.decode_at_least).size == (1000, 750)
+    assert images.decode(png, at_least=resized.decode_at_least).size == (1000, 750)
+    exact = images.load(jpeg, resized)
+    fast = images.load(jpeg, resized, fast_jpeg=True)
+    assert fast.shape == exact.shape == (3, 224, 224)
+    assert 0 < float(np.abs(fast - exact).mean()) < 0.05  # of a normalised range of ~4.5
+    small = encode(picture.resize((1000, 700)), "JPEG")  # 700 // 512 = 1: no scaling
+    assert np.array_equal(images.load(small, resized, fast_jpeg=True), images.load(small, resized))
+    # Resized straight to the crop: twice the crop's larger side on both sides.
+    assert spec(crop=[224, 160]).decode_at_least == (448, 448)
+
+
 def test_a_header_within_the_limit_but_no_pixel_data_is_400() -> None:
     error = refused(png_header_only(300, 200))
     assert error.status == 400 and "truncated or corrupt" in error.message
@@ -307,21 +349,29 @@ def test_preprocess_block_errors_name_the_field(change: dict[str, Any], message:
 def test_runtime_limits_default_to_the_module_defaults() -> None:
     assert Limits().max_image_bytes == images.ImageLimits().max_bytes
     assert Limits().max_image_pixels == images.ImageLimits().max_pixels
+    assert Limits().fast_jpeg_decode is False
+    on = RuntimeConfig.from_environment({"FAST_JPEG_DECODE": "true"}).limits
+    assert on.fast_jpeg_decode is True
+    with pytest.raises(ConfigError, match="FAST_JPEG_DECODE='fast' is not a flag"):
+        RuntimeConfig.from_environment({"FAST_JPEG_DECODE": "fast"})
 
 
 def test_the_module_imports_without_the_runtime_and_only_three_format_plugins() -> None:
+    # Encoded here: saving an image in the probe would load Image.open's plugins itself.
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "JPEG", exif=exif.tobytes())
     probe = """
-import io, json, sys
-from PIL import Image
+import base64, json, sys
 from ml_runtime import images
 spec = images.Preprocess.from_manifest(json.loads(sys.argv[1]))
-exif = Image.Exif(); exif[0x0112] = 3
-buffer = io.BytesIO(); Image.new("RGB", (8, 8)).save(buffer, "JPEG", exif=exif.tobytes())
-images.preprocess(images.decode(buffer.getvalue()), spec)
+images.load(base64.b64decode(sys.argv[2]), spec)
 print(json.dumps(sorted(sys.modules)))
 """
+    jpeg = base64.b64encode(buffer.getvalue()).decode()
     run = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(SPEC)],
+        [sys.executable, "-c", probe, json.dumps(SPEC), jpeg],
         capture_output=True,
         text=True,
         check=True,
@@ -330,14 +380,11 @@ print(json.dumps(sorted(sys.modules)))
     modules = set(json.loads(run.stdout))
     assert not {"onnxruntime", "tokenizers", "ml_runtime.model", "ml_runtime.tasks"} & modules
     plugins = {m for m in modules if m.startswith("PIL.") and m.endswith("ImagePlugin")}
-    # JPEG, PNG, WebP, and what Image.open's preinit always loads (BMP, GIF, PPM), plus
-    # TIFF's tag tables for EXIF: never Image.init()'s forty-odd plugins.
-    assert plugins <= {
+    # JPEG, PNG, WebP, plus TIFF's tag tables for EXIF: neither what Image.open's first
+    # call loads besides (BMP, GIF, PPM) nor Image.init()'s forty-odd plugins.
+    assert plugins == {
         "PIL.JpegImagePlugin",
         "PIL.PngImagePlugin",
         "PIL.WebPImagePlugin",
-        "PIL.BmpImagePlugin",
-        "PIL.GifImagePlugin",
-        "PIL.PpmImagePlugin",
         "PIL.TiffImagePlugin",
     }, plugins

@@ -48,6 +48,7 @@ class ImageClassificationTask(Task):
         self.one_at_a_time = _check_input(manifest.inputs, self.spec)
         limits = runner.limits
         self.image_limits = images.ImageLimits(limits.max_image_bytes, limits.max_image_pixels)
+        self.fast_jpeg = limits.fast_jpeg_decode
         images.warm_up(self.spec)
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,9 @@ class ImageClassificationTask(Task):
 
     def _sample(self, data: bytes, declared: str | None, label: str) -> np.ndarray:
         try:
-            return images.preprocess(images.decode(data, self.image_limits, declared), self.spec)
+            return images.load(
+                data, self.spec, self.image_limits, declared, fast_jpeg=self.fast_jpeg
+            )
         except images.ImageError as exc:
             raise RequestError(f"{label}{exc.message}", status=exc.status, code=exc.code) from None
 
