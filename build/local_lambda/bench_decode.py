@@ -5,7 +5,7 @@
 A phone photo is far larger than a classifier's input: a 12 MP JPEG decoded in full takes
 several times longer than the model runs on it. With ``FAST_JPEG_DECODE=true`` the
 function decodes it at 1/2, 1/4 or 1/8 scale instead (libjpeg's DCT scaling, when that
-still covers what the preprocessing keeps), with slightly different pixels. This
+still leaves twice the resize target), with slightly different pixels. This
 benchmark measures both on photo-sized JPEGs made from the image case's held-out
 pictures (scaled up to ``--width`` x ``--height`` with camera-like noise, quality 90):
 

@@ -34,7 +34,7 @@ class Limits:
     max_image_bytes: int = 4 * MIB
     max_image_pixels: int = 25_000_000
     # Not a bound but how images are read: a large JPEG decoded at 1/2, 1/4 or 1/8 scale
-    # when that still covers what the preprocessing keeps (ml_runtime.images.load).
+    # when that still leaves twice the resize target (ml_runtime.images.load).
     fast_jpeg_decode: bool = False
 
 
