@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if manifest.get("task") != "image-classification":
         raise BenchmarkError(f"{artifact} is not an image-classification artefact")
     spec = images.Preprocess.from_manifest(manifest.get("preprocess"))
+    if not folder.is_dir():
+        raise BenchmarkError(f"{folder} is not a folder; give --pictures a folder of pictures")
     held_out = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES)
     held_out = held_out[: args.photos]
     if not held_out:
