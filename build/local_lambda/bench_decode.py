@@ -138,28 +138,20 @@ def _answers(
     artifact: Path, manifest: dict[str, Any], samples: dict[str, list[np.ndarray]]
 ) -> dict[str, Any]:
     """The artefact's answers for both decodes of every photo, compared as the gate does."""
-    import onnxruntime as ort
+    from modelpack.evaluate import session, winning_probability_changes
 
-    from modelpack.evaluate import probabilities
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(
-        str(artifact / manifest["model_file"]), options, providers=["CPUExecutionProvider"]
-    )
+    model = session(artifact / manifest["model_file"], threads=1)
     name = manifest["preprocess"]["input_name"]
-    activation = manifest["classification"]["activation"]
-    scores = {
-        way: probabilities(
-            np.concatenate([session.run(None, {name: s[None]})[0] for s in batch]), activation
-        )
+    logits = {
+        way: np.concatenate([model.run(None, {name: s[None]})[0] for s in batch])
         for way, batch in samples.items()
     }
-    winner = scores["full"].argmax(axis=1)
-    rows = np.arange(len(winner))
-    change = np.abs(scores["full"][rows, winner] - scores["fast"][rows, winner])
+    agreement = logits["fast"].argmax(axis=1) == logits["full"].argmax(axis=1)
+    change = winning_probability_changes(
+        logits["full"], logits["fast"], manifest["classification"]["activation"]
+    )
     return {
-        "top1_agreement": round(float((scores["fast"].argmax(axis=1) == winner).mean()), 4),
+        "top1_agreement": round(float(agreement.mean()), 4),
         "max_winning_probability_delta": round(float(change.max()), 4),
         "winning_probability_delta_p99": round(float(np.percentile(change, 99)), 4),
     }

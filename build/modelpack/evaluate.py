@@ -128,6 +128,18 @@ def probabilities(logits: np.ndarray[Any, Any], activation: str) -> np.ndarray[A
     return normalised
 
 
+def winning_probability_changes(
+    reference: np.ndarray[Any, Any], candidate: np.ndarray[Any, Any], activation: str
+) -> np.ndarray[Any, Any]:
+    """Per row of logits, how far ``candidate`` moved the probability of the class that
+    wins in ``reference``."""
+    winners = reference.argmax(axis=1)
+    rows = np.arange(len(reference))
+    ref_p, got_p = probabilities(reference, activation), probabilities(candidate, activation)
+    changes: np.ndarray[Any, Any] = np.abs(ref_p[rows, winners] - got_p[rows, winners])
+    return changes
+
+
 def measure_accuracy(
     task: str,
     reference: list[np.ndarray[Any, Any]],
@@ -138,15 +150,12 @@ def measure_accuracy(
     ref = np.concatenate(reference)
     got = np.concatenate(candidate)
     if task in LABELLED_TASKS:
-        winners = ref.argmax(axis=1)
-        rows = np.arange(len(ref))
-        ref_p, got_p = probabilities(ref, activation), probabilities(got, activation)
         return Accuracy(
             TOP1_AGREEMENT,
             {
-                "top1_agreement": float(np.mean(winners == got.argmax(axis=1))),
+                "top1_agreement": float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1))),
                 "max_winning_probability_delta": float(
-                    np.max(np.abs(ref_p[rows, winners] - got_p[rows, winners]))
+                    np.max(winning_probability_changes(ref, got, activation))
                 ),
             },
             {
