@@ -63,7 +63,8 @@ fmt: setup
 	$(BIN)/terraform fmt -recursive modules environments
 
 # Benchmarks take a case: CASE=default (the bundled model) or a classifier case
-# (sentiment, bert-base, image); MODEL_DIR=DIR measures your own model of that kind.
+# (sentiment, bert-base, image, image-resnet18); MODEL_DIR=DIR measures your own model
+# of that kind.
 CASE ?= default
 MODEL_DIR ?=
 BENCH_SUFFIX := $(if $(filter-out default,$(CASE)),-$(CASE))

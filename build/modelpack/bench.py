@@ -1,7 +1,7 @@
 """Pipeline benchmark: naive PyTorch fp32 handler vs the built artefact.
 
 Run: ``python -m modelpack.bench --report reports/bench-pipeline.json`` for the default
-model; ``--case sentiment|bert-base|image`` (with ``--model-dir DIR`` to measure your own
+model; ``--case sentiment|bert-base|image|image-resnet18`` (``--model-dir DIR`` measures your own
 model of that kind) runs a classifier case (:mod:`modelpack.bench_classifiers`). For the
 default model, in one run it
 builds the artefact (timed as ``build_seconds``), loads the naive baseline
@@ -198,6 +198,10 @@ def machine() -> dict[str, Any]:
     }
 
 
+# modelpack.bench_cases.CASES, named here so that --help needs no torch import.
+CLASSIFIER_CASES = ("sentiment", "bert-base", "image", "image-resnet18")
+
+
 def run_classifier_case(
     report: Path, case_name: str, model_dir: Path | None, images: Path | None, runs: int
 ) -> dict[str, Any]:
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, required=True, help="JSON report to write")
     parser.add_argument(
         "--case",
-        choices=["default", "sentiment", "bert-base", "image"],
+        choices=["default", *CLASSIFIER_CASES],
         default="default",
         help="default: the bundled sentence encoder; the others are classifier cases",
     )

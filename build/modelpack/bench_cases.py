@@ -43,6 +43,7 @@ CASES = {
     "sentiment": Case("sentiment", "sentiment", "text-classification"),
     "bert-base": Case("bert-base", "bert-base", "text-classification", trained=False),
     "image": Case("image", "digits-images", "image-classification"),
+    "image-resnet18": Case("image-resnet18", "digits-resnet18", "image-classification"),
 }
 OPEN_GATE = Thresholds(
     cosine_mean=-1.0, cosine_min=-1.0, top1_agreement=0.0, max_winning_probability_delta=1.0

@@ -3,6 +3,7 @@
     python -m modelpack.bench_models sentiment --output DIR
     python -m modelpack.bench_models bert-base --output DIR
     python -m modelpack.bench_models digits-images --output DIR   # also DIR/images, DIR/heldout
+    python -m modelpack.bench_models digits-resnet18 --output DIR  # the same, ResNet-18
 
 - ``sentiment``: the bundled all-MiniLM-L6-v2 encoder fine-tuned with a sentiment head
   (``BertForSequenceClassification``, NEGATIVE/POSITIVE) for two epochs on 2,400
@@ -20,17 +21,22 @@
   few epochs at 224x224. About ten minutes on an idle 2-core CPU; the maker refuses to
   write a model below 90% held-out accuracy (an untrained network's near-ties would make
   the INT8 gate meaningless).
+- ``digits-resnet18``: the same pictures, recipe and folders for a ResNet-18
+  (``ResNetForImageClassification``, basic blocks, 11.2 M parameters with 10 classes) with
+  microsoft/resnet-18's ConvNeXt-style processor settings. About twenty minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -309,18 +315,19 @@ RENDERINGS = 4
 LOW_RESOLUTION = 64
 
 
-def _at_size(processor: dict[str, Any], size: int) -> dict[str, Any]:
-    """``processor``'s resize and crop scaled to a ``size``-pixel square crop."""
-    shortest = round(size * processor["size"]["shortest_edge"] / IMAGE_SIZE)
+def _at_size(block: dict[str, Any], size: int) -> dict[str, Any]:
+    """The preprocess ``block`` with its resize and crop scaled to a ``size``-pixel square."""
+    shorter = block["resize_shorter_side"]
     return {
-        **processor,
-        "size": {"shortest_edge": shortest},
-        "crop_size": {"height": size, "width": size},
+        **block,
+        "resize_shorter_side": round(size * shorter / block["crop"][0]),
+        "crop": [size, size],
     }
 
 
 def _train_stage(
     model: torch.nn.Module,
+    architecture: str,
     pictures: list[tuple[Any, int]],
     block: dict[str, Any],
     epochs: int,
@@ -335,7 +342,7 @@ def _train_stage(
     size = block["crop"][0]
     with step(
         logger,
-        f"train MobileNetV2 on digit pictures at {size} px",
+        f"train {architecture} on digit pictures at {size} px",
         total=epochs * len(pictures),
         unit="images",
     ) as progress:
@@ -344,56 +351,121 @@ def _train_stage(
         train_classifier(model, pixels, labels, epochs, batch=batch, lr=lr, progress=progress)
 
 
+@dataclass(frozen=True)
+class ImageArchitecture:
+    """One image classifier the digits maker can train: its transformers model and the
+    image processor settings its published checkpoints ship with."""
+
+    name: str  # as people call it, for messages
+    maker: str  # its key in MAKERS
+    model_class: str  # a transformers *ForImageClassification class
+    config_class: str
+    config: dict[str, Any]  # beside the labels, image size and architectures
+    processor: dict[str, Any]
+
+
+_IMAGENET_NORMALIZE = {
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
+}
+IMAGE_ARCHITECTURES = {
+    # 2.2 M parameters: depthwise convolutions, ReLU6, hard to quantize.
+    "mobilenet_v2": ImageArchitecture(
+        "MobileNetV2",
+        "digits-images",
+        "MobileNetV2ForImageClassification",
+        "MobileNetV2Config",
+        {"image_size": IMAGE_SIZE},
+        {
+            "image_processor_type": "MobileNetV2ImageProcessor",
+            "do_resize": True,
+            "size": {"shortest_edge": 256},
+            "resample": 2,
+            "do_center_crop": True,
+            "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+            **_IMAGENET_NORMALIZE,
+        },
+    ),
+    # 11.2 M parameters: ResNet-18's basic blocks, as microsoft/resnet-18 (whose
+    # ConvNeXt-style processor resizes to 224 / 0.875 = 256 and crops 224).
+    "resnet18": ImageArchitecture(
+        "ResNet-18",
+        "digits-resnet18",
+        "ResNetForImageClassification",
+        "ResNetConfig",
+        {
+            "embedding_size": 64,
+            "hidden_sizes": [64, 128, 256, 512],
+            "depths": [2, 2, 2, 2],
+            "layer_type": "basic",
+            "hidden_act": "relu",
+            "downsample_in_first_stage": False,
+        },
+        {
+            "image_processor_type": "ConvNextImageProcessor",
+            "do_resize": True,
+            "size": {"shortest_edge": IMAGE_SIZE},
+            "crop_pct": 0.875,
+            "resample": 2,
+            **_IMAGENET_NORMALIZE,
+        },
+    ),
+}
+
+
+def digits_model(architecture: str) -> Any:
+    """An untrained ``architecture`` (a key of :data:`IMAGE_ARCHITECTURES`) with the ten
+    digit labels: a transformers ``PreTrainedModel``."""
+    chosen = IMAGE_ARCHITECTURES[architecture]
+    hf = _transformers()
+    config = getattr(hf, chosen.config_class)(
+        **chosen.config,
+        num_labels=10,
+        id2label=dict(enumerate(DIGIT_NAMES)),
+        label2id={name: i for i, name in enumerate(DIGIT_NAMES)},
+        architectures=[chosen.model_class],
+    )
+    return getattr(hf, chosen.model_class)(config)
+
+
 def make_digits_images(
-    output: Path, epochs: int = 3, low_resolution_epochs: int = 8, batch: int = 32
+    output: Path,
+    epochs: int = 3,
+    low_resolution_epochs: int = 8,
+    batch: int = 32,
+    architecture: str = "mobilenet_v2",
 ) -> dict[str, Any]:
-    """Train MobileNetV2 on digit pictures: ``low_resolution_epochs`` over
-    :data:`RENDERINGS` renderings of each training digit at 64 px, then ``epochs`` over one
-    rendering at 224 px (batches of 16, a third of the learning rate)."""
+    """Train ``architecture`` (a key of :data:`IMAGE_ARCHITECTURES`) on digit pictures:
+    ``low_resolution_epochs`` over :data:`RENDERINGS` renderings of each training digit at
+    64 px, then ``epochs`` over one rendering at 224 px (batches of 16, a third of the
+    learning rate)."""
     from sklearn.datasets import load_digits
 
-    hf = _transformers()
+    from modelpack.images import preprocess_images
+    from modelpack.preprocess_config import from_processor_settings
+
+    chosen = IMAGE_ARCHITECTURES[architecture]
     torch.manual_seed(SEED)
     torch.set_num_threads(os.cpu_count() or 1)
     count = len(load_digits().target)
     order = np.random.default_rng(SEED).permutation(count)
     train, gate, held_out = order[:1000], order[1000:1400], order[1400:]
-    config = hf.MobileNetV2Config(
-        image_size=IMAGE_SIZE,
-        num_labels=10,
-        id2label=dict(enumerate(DIGIT_NAMES)),
-        label2id={name: i for i, name in enumerate(DIGIT_NAMES)},
-        architectures=["MobileNetV2ForImageClassification"],
-    )
-    model = hf.MobileNetV2ForImageClassification(config)
+    model = digits_model(architecture)
     prepare_for_training(model)
-    processor = {
-        "image_processor_type": "MobileNetV2ImageProcessor",
-        "do_resize": True,
-        "size": {"shortest_edge": 256},
-        "resample": 2,
-        "do_center_crop": True,
-        "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        "do_rescale": True,
-        "rescale_factor": 1 / 255,
-        "do_normalize": True,
-        "image_mean": [0.485, 0.456, 0.406],
-        "image_std": [0.229, 0.224, 0.225],
-    }
-    from modelpack.images import preprocess_images
-    from modelpack.preprocess_config import from_processor_settings
-
-    block = from_processor_settings(processor, "pixel_values")
+    block = from_processor_settings(chosen.processor, "pixel_values")
     pictures = list(_digit_pictures(np.tile(train, RENDERINGS), seed=SEED + 1))
-    small = from_processor_settings(_at_size(processor, LOW_RESOLUTION), "pixel_values")
-    _train_stage(model, pictures, small, low_resolution_epochs, batch=batch, lr=3e-3)
+    small = _at_size(block, LOW_RESOLUTION)
+    _train_stage(model, chosen.name, pictures, small, low_resolution_epochs, batch=batch, lr=3e-3)
     # One rendering of each digit at the size the model serves.
-    _train_stage(model, pictures[: len(train)], block, epochs, batch=16, lr=1e-3)
+    _train_stage(model, chosen.name, pictures[: len(train)], block, epochs, batch=16, lr=1e-3)
     del pictures
     model.to(memory_format=torch.contiguous_format)  # safetensors stores contiguous tensors
     with staged_directory(output) as stage:
         model.save_pretrained(stage)
-        (stage / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+        (stage / "preprocessor_config.json").write_text(json.dumps(chosen.processor, indent=2))
         correct = 0
         for folder, indices, seed in (("images", gate, SEED + 2), ("heldout", held_out, SEED + 3)):
             (stage / folder).mkdir()
@@ -409,28 +481,32 @@ def make_digits_images(
             # An untrained network's answers are near-ties that any rounding flips, so an
             # INT8 gate measured on it says nothing about quantization: refuse to write it.
             raise BenchCaseError(
-                f"the MobileNetV2 digits classifier reached {accuracy:.1%} held-out accuracy "
-                f"after {low_resolution_epochs} epochs at {LOW_RESOLUTION} px and {epochs} at "
+                f"the {chosen.name} digits classifier reached {accuracy:.1%} held-out accuracy"
+                f" after {low_resolution_epochs} epochs at {LOW_RESOLUTION} px and {epochs} at "
                 f"{IMAGE_SIZE} px (chance is 10%; the benchmark needs at least "
                 f"{MIN_DIGITS_ACCURACY:.0%}); nothing was written",
-                "train longer (python -m modelpack.bench_models digits-images --epochs N), "
+                "train longer (python -m modelpack.bench_models CASE --epochs N), "
                 "or benchmark your own trained model with --model-dir",
             )
     result: dict[str, Any] = {
-        "case": "digits-images",
+        "case": chosen.maker,
+        "architecture": chosen.name,
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_digits": len(train),
         "epochs": {f"{LOW_RESOLUTION}px": low_resolution_epochs, f"{IMAGE_SIZE}px": epochs},
         "held_out_accuracy": accuracy,
     }
-    event(logger, "MobileNetV2 digits classifier written", output=str(output), **result)
+    event(logger, f"{chosen.name} digits classifier written", output=str(output), **result)
     return result
 
 
-MAKERS = {
+MAKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "sentiment": make_sentiment,
     "bert-base": make_bert_base,
-    "digits-images": make_digits_images,
+    **{
+        chosen.maker: functools.partial(make_digits_images, architecture=key)
+        for key, chosen in IMAGE_ARCHITECTURES.items()
+    },
 }
 
 
@@ -442,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         "--epochs",
         type=int,
         default=None,
-        help="training epochs (default: the case's own; digits-images: the 224 px epochs"
+        help="training epochs (default: the case's own; digits-*: the 224 px epochs"
         " that follow its 64 px stage)",
     )
     args = parser.parse_args(argv)

@@ -151,3 +151,42 @@ def test_a_case_model_that_cannot_be_made_is_a_clear_error_in_both_benchmarks(
     printed = capsys.readouterr()
     assert "train longer" in printed.out + printed.err
     assert not report.exists()
+
+
+@pytest.mark.parametrize(
+    ("architecture", "millions", "model_type"),
+    [("mobilenet_v2", 2.2, "mobilenet_v2"), ("resnet18", 11.2, "resnet")],
+)
+def test_digits_architectures_are_the_sizes_the_image_case_names(
+    architecture: str, millions: float, model_type: str
+) -> None:
+    """The image cases train "a classifier the size of MobileNetV2 or ResNet-18", each with
+    the processor settings its published checkpoints ship with: shorter side to 256, then a
+    224 px centre crop (MobileNetV2's crop_size, ResNet's ConvNeXt-style crop_pct), and
+    the same at 64 px for the low-resolution stage."""
+    from modelpack.bench_models import IMAGE_ARCHITECTURES, _at_size, digits_model
+    from modelpack.preprocess_config import from_processor_settings
+
+    model = digits_model(architecture)
+    assert model.config.model_type == model_type
+    assert model.config.num_labels == 10
+    parameters = sum(p.numel() for p in model.parameters())
+    assert abs(parameters / 1e6 - millions) < 0.05
+    block = from_processor_settings(IMAGE_ARCHITECTURES[architecture].processor, "pixel_values")
+    assert (block["resize_shorter_side"], block["crop"]) == (256, [224, 224])
+    small = _at_size(block, 64)
+    assert (small["resize_shorter_side"], small["crop"]) == (73, [64, 64])
+    assert small["mean"] == block["mean"]
+
+
+def test_every_case_has_a_maker_targets_and_both_benchmarks_offer_it() -> None:
+    """The case names are written out where importing torch would be too slow (the
+    benchmarks' --help): they must stay the cases bench_cases defines."""
+    from local_lambda.bench_cold_start import CASE_COLD_START_SPEEDUP_MIN
+    from modelpack.bench import CLASSIFIER_CASES
+    from modelpack.bench_classifiers import TARGETS
+    from modelpack.bench_models import MAKERS
+
+    assert set(CLASSIFIER_CASES) == set(CASES) == set(TARGETS) == set(CASE_COLD_START_SPEEDUP_MIN)
+    assert {case.maker for case in CASES.values()} <= set(MAKERS)
+    assert TARGETS["image-resnet18"] == TARGETS["image"]
