@@ -372,7 +372,8 @@ _IMAGENET_NORMALIZE = {
     "image_std": [0.229, 0.224, 0.225],
 }
 IMAGE_ARCHITECTURES = {
-    # 2.2 M parameters: depthwise convolutions, ReLU6, hard to quantize.
+    # 2.2 M parameters, depthwise convolutions and ReLU6: the INT8 gate refuses it on the
+    # digits (modelpack README, "Static QDQ on MobileNetV2").
     "mobilenet_v2": ImageArchitecture(
         "MobileNetV2",
         "digits-images",
