@@ -94,8 +94,9 @@ plan: setup $(TUNE_REPORT)
 bench-batch: setup artifact
 	$(BIN)/python -m modelpack.bench_batch --artifact $(ARTIFACT) --report reports/bench-batch.json
 
+# CASE=image-resnet18 measures that image case (default: the MobileNetV2 one).
 bench-decode: setup
-	$(BIN)/python -m local_lambda.bench_decode --report reports/bench-decode.json
+	$(BIN)/python -m local_lambda.bench_decode $(if $(filter image-%,$(CASE)),--case $(CASE)) --report reports/bench-decode$(if $(filter image-%,$(CASE)),-$(CASE)).json
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache .pytest_cache

@@ -1,12 +1,13 @@
 """JPEG decoding for image models: the full decode against ``FAST_JPEG_DECODE``.
 
     python -m local_lambda.bench_decode --report reports/bench-decode.json
+    make bench-decode CASE=image-resnet18   # reports/bench-decode-image-resnet18.json
 
 A phone photo is far larger than a classifier's input: a 12 MP JPEG decoded in full takes
 several times longer than the model runs on it. With ``FAST_JPEG_DECODE=true`` the
 function decodes it at 1/2, 1/4 or 1/8 scale instead (libjpeg's DCT scaling, when that
 still leaves twice the resize target), with slightly different pixels. This
-benchmark measures both on photo-sized JPEGs made from the image case's held-out
+benchmark measures both on photo-sized JPEGs made from an image case's held-out
 pictures (scaled up to ``--width`` x ``--height`` with camera-like noise, quality 90):
 
 - time: ``ml_runtime.images.load`` (decode, EXIF orientation, RGB, resize, crop,
@@ -37,6 +38,9 @@ from local_lambda.bench_cold_start import BenchmarkError, case_inputs
 from ml_runtime import images
 
 logger = logging.getLogger("local_lambda.bench_decode")
+# The image-classification cases of modelpack.bench_cases, named here so that --help
+# needs no torch import.
+IMAGE_CASES = ("image", "image-resnet18")
 
 PHOTO_SIZE = (4000, 3000)  # 12 MP, a common phone camera's
 JPEG_QUALITY = 90
@@ -121,16 +125,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _inputs(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The artefact and the folder of pictures: both given, or the image case's (its
+    """The artefact and the folder of pictures: both given, or ``args.case``'s (its
     artefact and held-out pictures, made once)."""
     if args.artifact is not None and args.pictures is not None:
         if not (args.artifact / "manifest.json").is_file():
             raise BenchmarkError(f"{args.artifact} holds no manifest.json")
         return args.artifact.resolve(), args.pictures
-    case = argparse.Namespace(case="image", artifact=args.artifact, model_dir=args.model_dir)
+    case = argparse.Namespace(case=args.case, artifact=args.artifact, model_dir=args.model_dir)
     artifact, model_dir = case_inputs(case)
     if model_dir is None:
-        raise BenchmarkError("the image case has no model directory")
+        raise BenchmarkError(f"the {args.case} case has no model directory")
     return artifact, args.pictures or model_dir / "heldout"
 
 
@@ -160,13 +164,17 @@ def _answers(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--artifact", type=Path, help="the image case's artefact (default: built once)"
+        "--case",
+        choices=IMAGE_CASES,
+        default="image",
+        help="the image case whose artefact and pictures to use (default: image, MobileNetV2)",
     )
-    parser.add_argument("--model-dir", type=Path, help="the image case's model directory")
+    parser.add_argument("--artifact", type=Path, help="the case's artefact (default: built once)")
+    parser.add_argument("--model-dir", type=Path, help="the case's model directory")
     parser.add_argument(
         "--pictures",
         type=Path,
-        help="JPEG or PNG pictures to scale up into photos (default: the image case's "
+        help="JPEG or PNG pictures to scale up into photos (default: the case's "
         "held-out pictures); with --artifact, measures any image artefact",
     )
     parser.add_argument("--report", type=Path, default=Path("reports/bench-decode.json"))

@@ -125,12 +125,12 @@ def test_digit_pictures_have_dark_ink_on_light_paper_and_follow_their_seed() -> 
         assert np.percentile(gray, 1) < 110 < np.median(gray)
 
 
-def test_a_case_model_that_cannot_be_made_is_a_clear_error_in_both_benchmarks(
+def test_a_case_model_that_cannot_be_made_is_a_clear_error_in_every_benchmark(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The digits maker refuses an undertrained model; both benchmarks say so and why,
+    """The digits maker refuses an undertrained model; the benchmarks say so and why,
     exit non-zero and write no report (they used to end in a traceback)."""
-    from local_lambda import bench_cold_start
+    from local_lambda import bench_cold_start, bench_decode
     from modelpack import bench, bench_cases, bench_models
     from modelpack.errors import BenchCaseError
 
@@ -150,6 +150,10 @@ def test_a_case_model_that_cannot_be_made_is_a_clear_error_in_both_benchmarks(
     )
     printed = capsys.readouterr()
     assert "train longer" in printed.out + printed.err
+    # The decode benchmark makes the case it is given, through the same path.
+    monkeypatch.setitem(bench_models.MAKERS, "digits-resnet18", undertrained)
+    assert bench_decode.main(["--case", "image-resnet18", "--report", str(report)]) == 1
+    assert "12.0% held-out accuracy" in capsys.readouterr().err
     assert not report.exists()
 
 
@@ -179,10 +183,11 @@ def test_digits_architectures_are_the_sizes_the_image_case_names(
     assert small["mean"] == block["mean"]
 
 
-def test_every_case_has_a_maker_targets_and_both_benchmarks_offer_it() -> None:
+def test_every_case_has_a_maker_targets_and_the_benchmarks_offer_it() -> None:
     """The case names are written out where importing torch would be too slow (the
     benchmarks' --help): they must stay the cases bench_cases defines."""
     from local_lambda.bench_cold_start import CASE_COLD_START_SPEEDUP_MIN
+    from local_lambda.bench_decode import IMAGE_CASES
     from modelpack.bench import CLASSIFIER_CASES
     from modelpack.bench_classifiers import TARGETS
     from modelpack.bench_models import MAKERS
@@ -190,3 +195,4 @@ def test_every_case_has_a_maker_targets_and_both_benchmarks_offer_it() -> None:
     assert set(CLASSIFIER_CASES) == set(CASES) == set(TARGETS) == set(CASE_COLD_START_SPEEDUP_MIN)
     assert {case.maker for case in CASES.values()} <= set(MAKERS)
     assert TARGETS["image-resnet18"] == TARGETS["image"]
+    assert set(IMAGE_CASES) == {n for n, c in CASES.items() if c.task == "image-classification"}
