@@ -486,7 +486,7 @@ def make_digits_images(
                 f" after {low_resolution_epochs} epochs at {LOW_RESOLUTION} px and {epochs} at "
                 f"{IMAGE_SIZE} px (chance is 10%; the benchmark needs at least "
                 f"{MIN_DIGITS_ACCURACY:.0%}); nothing was written",
-                "train longer (python -m modelpack.bench_models CASE --epochs N), "
+                f"train longer (python -m modelpack.bench_models {chosen.maker} --epochs N), "
                 "or benchmark your own trained model with --model-dir",
             )
     result: dict[str, Any] = {
