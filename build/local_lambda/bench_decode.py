@@ -46,7 +46,6 @@ PHOTO_SIZE = (4000, 3000)  # 12 MP, a common phone camera's
 JPEG_QUALITY = 90
 NOISE_SIGMA = 4.0  # camera-like grain, in 0-255 levels
 SEED = 7
-PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # This benchmark's own bar: worth turning on, and the answers stay the model's.
 TARGETS = {"speedup_min": 2.0, "top1_agreement_min": 0.99}
 
@@ -69,6 +68,8 @@ def photos(pictures: Sequence[Path], size: tuple[int, int], seed: int = SEED) ->
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from modelpack.image_data import image_files
+
     artifact, folder = _inputs(args)
     manifest = json.loads((artifact / "manifest.json").read_text())
     if manifest.get("task") != "image-classification":
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     spec = images.Preprocess.from_manifest(manifest.get("preprocess"))
     if not folder.is_dir():
         raise BenchmarkError(f"{folder} is not a folder; give --pictures a folder of pictures")
-    held_out = sorted(p for p in folder.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES)
-    held_out = held_out[: args.photos]
+    # The build's own listing of --images: JPEG/PNG files, sub-folders too, by path.
+    held_out = image_files(folder)[: args.photos]
     if not held_out:
         raise BenchmarkError(f"{folder} holds no JPEG or PNG pictures")
     size = (args.width, args.height)
@@ -174,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pictures",
         type=Path,
-        help="JPEG or PNG pictures to scale up into photos (default: the case's "
+        help="JPEG or PNG pictures, sub-folders too, to scale up into photos (default: the case's "
         "held-out pictures); with --artifact, measures any image artefact",
     )
     parser.add_argument("--report", type=Path, default=Path("reports/bench-decode.json"))
