@@ -26,7 +26,7 @@ from typing import Any
 from imagebuild.bytecode import compile_tree
 
 # Printed by the child: the import's wall time in milliseconds, then whether the module
-# came from shipped bytecode (its pyc exists and the source was never compiled here).
+# came from the precompiled bytecode (its pyc was there before the import began).
 _PROBE = """
 import importlib, os, sys, time
 for name in {absent!r}:
@@ -35,11 +35,13 @@ for name in {before!r}:
     importlib.import_module(name)
 if {module!r} in sys.modules:
     sys.exit("already imported by " + ", ".join({before!r}) + ": nothing left to measure")
+began = time.time()
 started = time.perf_counter()
 importlib.import_module({module!r})
 elapsed = (time.perf_counter() - started) * 1000
 cached = sys.modules[{module!r}].__cached__
-print(elapsed, int(cached is not None and os.path.exists(cached)))
+shipped = cached is not None and os.path.exists(cached) and os.stat(cached).st_mtime < began
+print(elapsed, int(shipped))
 """
 
 
