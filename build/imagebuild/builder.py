@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from build_support.progress import step
 from imagebuild.artifact import Artifact
 from imagebuild.base_image import BaseImage, resolve_base_image
-from imagebuild.bytecode import can_compile_for, compile_tree, skipped
+from imagebuild.bytecode import can_compile_for, compiled_copy, skipped
 from imagebuild.dependencies import dependency_layer
 from imagebuild.errors import ImageBuildError
 from imagebuild.image import MODEL_DIR, ComposedImage, compose
@@ -94,7 +93,5 @@ def code_layer(
         return build_layer(entries, cache, f"code {code_dir.name}")
     with tempfile.TemporaryDirectory(prefix="code-", dir=cache.root) as temp:
         staged = Path(temp) / code_dir.name
-        # A copy: the checkout's own __pycache__ holds timestamp-checked bytecode.
-        shutil.copytree(code_dir, staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        compile_tree(staged, f"/{prefix}")
+        compiled_copy(code_dir, staged, f"/{prefix}")
         return build_layer(tree_entries(staged, prefix), cache, f"code {code_dir.name}")

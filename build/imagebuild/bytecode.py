@@ -15,12 +15,15 @@ from __future__ import annotations
 import compileall
 import logging
 import py_compile
+import shutil
 import sys
 from pathlib import Path
 
 from build_support.logs import event
 
 logger = logging.getLogger(__name__)
+# A checkout's own bytecode is timestamp-checked, possibly stale: it is never copied.
+CHECKOUT_BYTECODE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 def build_python_version() -> str:
@@ -50,6 +53,13 @@ def compile_tree(root: Path, installed_at: str) -> int:
     written = sum(1 for _ in root.rglob("__pycache__/*.pyc"))
     event(logger, "bytecode compiled", directory=installed_at, pyc_files=written)
     return written
+
+
+def compiled_copy(source: Path, destination: Path, installed_at: str) -> int:
+    """Copy ``source`` to ``destination`` without its bytecode, then compile the copy
+    (:func:`compile_tree`); return the files written."""
+    shutil.copytree(source, destination, ignore=CHECKOUT_BYTECODE)
+    return compile_tree(destination, installed_at)
 
 
 def skipped(python_version: str, what: str) -> None:

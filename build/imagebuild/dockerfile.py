@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 
 from imagebuild import runtime_deps
+from imagebuild.bytecode import CHECKOUT_BYTECODE
 from imagebuild.image import HANDLER, MODEL_DIR
 from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform
 
@@ -57,9 +58,7 @@ def write_build_context(
     # The dependency stage runs the same install-and-trim code as the daemonless build.
     shutil.copyfile(Path(runtime_deps.__file__), context / "runtime_deps.py")
     shutil.copytree(artifact_dir, context / "model")
-    shutil.copytree(
-        code_dir, context / code_dir.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    shutil.copytree(code_dir, context / code_dir.name, ignore=CHECKOUT_BYTECODE)
     # COPY keeps the context's modes, and the function runs as a non-root user: make
     # everything readable, as the daemonless layers do.
     for path in (context / "model", context / code_dir.name):

@@ -15,7 +15,6 @@ not written (``PYTHONDONTWRITEBYTECODE``), a cost Lambda never pays for this ima
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from imagebuild.bytecode import compile_tree
+from imagebuild.bytecode import compiled_copy
 
 # Printed by the child: the import's wall time in milliseconds, then whether the module
 # came from the precompiled bytecode (its pyc was there before the import began).
@@ -64,8 +63,7 @@ def import_ms(
     code = _PROBE.format(before=before, module=module, absent=list(absent))
     with tempfile.TemporaryDirectory(prefix="import-cost-") as scratch:
         task_root = Path(scratch) / "task"
-        shutil.copytree(path, task_root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        compile_tree(task_root, installed_at=str(path))
+        compiled_copy(path, task_root, installed_at=str(path))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(task_root), *sys.path])}
         probes = [_probe(module, code, env) for _ in range(runs)]
     samples = [elapsed for elapsed, _ in probes]
