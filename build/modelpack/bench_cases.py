@@ -2,19 +2,22 @@
 
 Both benchmarks (``modelpack.bench`` and ``local_lambda.bench_cold_start``) take a case
 name; a case's model directory is made once by :mod:`modelpack.bench_models` under
-``.cache/bench-models/`` (or given with ``--model-dir``) and its artefact built once
-under ``artifacts/bench-<case>/``.
+``.cache/bench-models/[<maker>-r<revision>/]<maker>`` (or given with ``--model-dir``) and its
+artefact built once under ``artifacts/bench-<case>-<fingerprint>/``, the fingerprint
+naming the model directory's files, so a retrained or different model is never
+measured against an artefact built from another.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from build_support.progress import step
-from modelpack.bench_models import EVAL_TEXTS_FILE, MAKERS
+from modelpack.bench_models import EVAL_TEXTS_FILE, MAKERS, RECIPE_REVISIONS
 from modelpack.errors import AccuracyGateError
 from modelpack.evaluate import Thresholds
 from modelpack.manifest import MANIFEST_NAME
@@ -57,7 +60,10 @@ def model_dir(case: Case, given: Path | None = None) -> Path:
     """The case's Hugging Face directory: ``given``, or made once in the cache."""
     if given is not None:
         return given
-    directory = CACHE / case.maker
+    revision = RECIPE_REVISIONS.get(case.maker)
+    # The directory keeps the maker's name: the artefact's model is named after it.
+    parent = CACHE if revision is None else CACHE / f"{case.maker}-r{revision}"
+    directory = parent / case.maker
     if not (directory / "config.json").is_file():
         with step(logger, f"make the {case.name} model"):
             MAKERS[case.maker](directory)
@@ -76,11 +82,22 @@ def eval_texts(directory: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def model_fingerprint(directory: Path) -> str:
+    """A short name for the model directory's current files (their paths, sizes and
+    modification times: cheap, and changed by any retraining or copy)."""
+    digest = hashlib.sha256(str(directory.resolve()).encode())
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(directory)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:12]
+
+
 def artifact_for(
     case: Case, directory: Path, images: Path | None, output: Path | None = None
 ) -> Path:
-    """The case's artefact, built once (``output`` or ``artifacts/bench-<case>``)."""
-    artifact = output or ARTIFACTS / f"bench-{case.name}"
+    """The case's artefact for this model directory, built once (``output``, or
+    ``artifacts/bench-<case>-<fingerprint>``)."""
+    artifact = output or ARTIFACTS / f"bench-{case.name}-{model_fingerprint(directory)}"
     if (artifact / MANIFEST_NAME).is_file():
         return artifact
     with step(logger, f"build the {case.name} artefact"):

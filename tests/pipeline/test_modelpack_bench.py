@@ -196,3 +196,50 @@ def test_every_case_has_a_maker_targets_and_the_benchmarks_offer_it() -> None:
     assert {case.maker for case in CASES.values()} <= set(MAKERS)
     assert TARGETS["image-resnet18"] == TARGETS["image"]
     assert set(IMAGE_CASES) == {n for n, c in CASES.items() if c.task == "image-classification"}
+
+
+def test_sentiment_case_learns_vader_compound_as_a_probability() -> None:
+    """The sentiment head's soft targets: P(POSITIVE) = (1 + compound) / 2, each row a
+    distribution, and its argmax VADER's own label, so a mixed sentence is taught to be
+    unsure instead of pushed to 0 or 1 (what made the hard-label model too steep to gate)."""
+    from modelpack.bench_models import _sentiment_texts, sentiment_targets
+
+    texts, scores = _sentiment_texts(40)
+    assert len(texts) == len(scores) == 40
+    assert all(0.05 <= abs(score) <= 1.0 for score in scores)
+    targets = sentiment_targets(scores).numpy()
+    assert targets.shape == (40, 2)
+    assert abs(targets.sum(axis=1) - 1.0).max() < 1e-6
+    assert abs(targets[:, 1] - [(1 + s) / 2 for s in scores]).max() < 1e-6
+    assert list(targets.argmax(axis=1)) == [int(s > 0) for s in scores]
+
+
+def test_case_caches_follow_the_recipe_and_the_model_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model made by an older recipe is made again, and an artefact is reused only for
+    the model directory (and files) it was built from, never for a retrained or other one."""
+    from modelpack import bench_cases, bench_models
+
+    made: list[Path] = []
+
+    def maker(output: Path) -> dict[str, object]:
+        output.mkdir(parents=True)
+        (output / "config.json").write_text("{}")
+        made.append(output)
+        return {}
+
+    monkeypatch.setattr(bench_cases, "CACHE", tmp_path / "cache")
+    monkeypatch.setitem(bench_models.MAKERS, "sentiment", maker)
+    monkeypatch.setitem(bench_models.RECIPE_REVISIONS, "sentiment", 7)
+    directory = bench_cases.model_dir(CASES["sentiment"])
+    assert directory == tmp_path / "cache" / "sentiment-r7" / "sentiment"
+    assert bench_cases.model_dir(CASES["sentiment"]) == directory and made == [directory]
+
+    first = bench_cases.model_fingerprint(directory)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text("{}")
+    assert bench_cases.model_fingerprint(other) != first
+    (directory / "model.safetensors").write_bytes(b"retrained")
+    assert bench_cases.model_fingerprint(directory) != first
