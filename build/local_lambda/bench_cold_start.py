@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import statistics
 import tempfile
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ from local_lambda.environment import (
     task_root_for,
 )
 from local_lambda.import_cost import import_ms
+from local_lambda.init_split import from_logs, medians
 
 logger = logging.getLogger("local_lambda.bench_cold_start")
 
@@ -85,8 +87,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def cold_start(config: FunctionConfig, payload: Any) -> InvocationResult:
-    with ExecutionEnvironment(config) as env:
+def cold_start(config: FunctionConfig, payload: Any, logs: Path | None = None) -> InvocationResult:
+    """One cold start and its first answer; ``logs``: where the function's output goes."""
+    with (
+        (logs if logs is not None else Path(os.devnull)).open("wb") as sink,
+        ExecutionEnvironment(config, logs=sink) as env,
+    ):
         result = env.invoke(payload)
     if not result.ok:
         raise BenchmarkError(f"{config.handler} failed: {result.error_type}: {result.body[:500]!r}")
@@ -159,12 +165,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             variant_payloads[WEIGHTS_INSIDE] = optimized_payload
         samples: dict[str, list[InvocationResult]] = {name: [] for name in variants}
+        splits: list[dict[str, float]] = []  # the optimised runtime's own init split
+        logs = Path(scratch) / "function.log"
         starts = len(variants) * args.runs
         with step(logger, "cold starts", total=starts, unit="starts") as progress:
             for run_index in range(args.runs):
                 order = list(variants) if run_index % 2 == 0 else list(reversed(variants))
                 for name in order:
-                    samples[name].append(cold_start(variants[name], variant_payloads[name]))
+                    result = cold_start(variants[name], variant_payloads[name], logs)
+                    samples[name].append(result)
+                    if name == "optimized":
+                        split = from_logs(logs.read_text(errors="replace"), result.init_duration_ms)
+                        if split is not None:
+                            splits.append(split)
                     progress.advance()
     answers = first_answers(samples["naive"][0].json(), samples["optimized"][0].json())
     warm: dict[str, list[float]] = {}
@@ -200,6 +213,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cold_start_speedup": round(naive_cold / optimized_cold, 2),
         "naive_init_duration_ms": median("naive", "init_duration_ms"),
         "optimized_init_duration_ms": median("optimized", "init_duration_ms"),
+        # Medians of each part over the cold starts (local_lambda.init_split).
+        "optimized_init_split_ms": medians(splits),
         "naive_peak_rss_mb": naive_rss,
         "optimized_peak_rss_mb": optimized_rss,
         "peak_rss_ratio": round(optimized_rss / naive_rss, 3),

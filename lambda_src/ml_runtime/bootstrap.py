@@ -35,6 +35,7 @@ def initialise(
     except Exception:
         logger.exception("init failed: no model")
         raise
+    located_at = time.perf_counter()
     threads = intra_op_threads(config.memory_mb, config.intra_op_threads)
     batching = decide_batching(located.manifest, config.batching, config.batch_size_set)
     model = InferenceModel(located.directory, located.manifest, threads, batching.batching)
@@ -43,6 +44,14 @@ def initialise(
     model.warm_up()
     warm_up_ms = (time.perf_counter() - warm_started) * 1000
     init_ms = (time.perf_counter() - started) * 1000
+    split = init_split(
+        started=started,
+        load_started=load_started,
+        located_at=located_at,
+        load_ms=model.load_ms,
+        warm_up_ms=warm_up_ms,
+        init_ms=init_ms,
+    )
 
     logger.info(
         "model loaded",
@@ -57,6 +66,7 @@ def initialise(
             "model_load_ms": round(model_load_ms, 1),
             "warm_up_ms": round(warm_up_ms, 1),
             "init_ms": round(init_ms, 1),
+            "init_split_ms": split,
         },
     )
     # Which source served, as its own metric so it can carry the source as a dimension;
@@ -73,3 +83,26 @@ def initialise(
         if attempt.outcome != "not configured":
             metrics.add_metric(name="ModelSourceFallthrough", unit=MetricUnit.Count, value=1)
     return InferenceFunction(InferenceService(model, located, config))
+
+
+def init_split(
+    *,
+    started: float,
+    load_started: float,
+    located_at: float,
+    load_ms: dict[str, float],
+    warm_up_ms: float,
+    init_ms: float,
+) -> dict[str, float]:
+    """Where init went, in ms, parts that add up to ``init_ms``: ``imports`` (the
+    handler's imports and reading the settings), ``locate_and_verify`` (finding the
+    model, its sha256 checks, a download included), the model's own load parts
+    (``session``, ``tokenizer``), ``warm_up``, and ``other`` (whatever is left)."""
+    parts = {
+        "imports": (load_started - started) * 1000,
+        "locate_and_verify": (located_at - load_started) * 1000,
+        **load_ms,
+        "warm_up": warm_up_ms,
+    }
+    parts["other"] = max(0.0, init_ms - sum(parts.values()))
+    return {name: round(value, 1) for name, value in parts.items()}

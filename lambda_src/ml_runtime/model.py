@@ -8,6 +8,7 @@ most of a batch's compute on padding; grouped by length they waste little.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class InferenceModel:
         # Spinning worker threads burn the CPU share Lambda bills for between requests.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        # How long each part of loading took (ms), for the init log's split.
+        self.load_ms: dict[str, float] = {}
+        started = time.perf_counter()
         self.session = ort.InferenceSession(
             str(directory / manifest.model_file),
             options,
@@ -48,6 +52,7 @@ class InferenceModel:
             # The configuration the build measured latency and accuracy with.
             disabled_optimizers=list(manifest.disabled_optimizers),
         )
+        self.load_ms["session"] = (time.perf_counter() - started) * 1000
         pins = self.session.get_modelmeta().custom_metadata_map
         check_weights_pin(manifest, pins.get(WEIGHTS_SHA256_KEY))
         self.input_names = tuple(i.name for i in self.session.get_inputs())
@@ -59,9 +64,11 @@ class InferenceModel:
             unsupported = [n for n in self.input_names if n not in _TEXT_INPUTS]
             if unsupported:
                 raise ValueError(f"text model has inputs the tokenizer cannot fill: {unsupported}")
+            started = time.perf_counter()
             self.tokenizer, self._padding = _load_tokenizer(
                 directory / manifest.tokenizer_file, manifest.max_length or 512
             )
+            self.load_ms["tokenizer"] = (time.perf_counter() - started) * 1000
 
     @property
     def takes_text(self) -> bool:

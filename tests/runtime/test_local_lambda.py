@@ -88,6 +88,14 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
     logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
     loaded = next(entry for entry in logs if entry.get("message") == "model loaded")
     assert loaded["intra_op_threads"] == min(2, len(__import__("os").sched_getaffinity(0)))
+    # Where init went: parts in order that add up to init_ms (each rounded to 0.1 ms).
+    split = loaded["init_split_ms"]
+    assert list(split) == [
+        "imports", "locate_and_verify", "session", "tokenizer", "warm_up", "other",
+    ]  # fmt: skip
+    assert all(value >= 0 for value in split.values())
+    assert split["imports"] > 0 and split["session"] > 0 and split["tokenizer"] > 0
+    assert abs(sum(split.values()) - loaded["init_ms"]) <= 0.6
     metric_names = {
         m["Name"]
         for e in logs
@@ -258,3 +266,30 @@ def test_parallel_load_on_several_environments(text_artifact: Path, tmp_path: Pa
     # Every invocation's metrics carry its request id: logs can be joined to requests.
     metric_ids = {line.get("request_id") for line in lines if "InferenceTime" in line}
     assert metric_ids == {r.request_id for r in warm_up + results}
+
+
+def test_cold_start_benchmark_reads_the_runtimes_init_split(
+    text_artifact: Path, tmp_path: Path
+) -> None:
+    """The cold-start benchmark's init split comes from the function's own log line in a
+    real cold start, led by what the harness saw before the handler's import began."""
+    from local_lambda.bench_cold_start import cold_start
+    from local_lambda.init_split import BEFORE_HANDLER, from_logs, medians
+
+    logs = tmp_path / "function.log"
+    splits = []
+    for _ in range(2):
+        result = cold_start(runtime_config(text_artifact), {"texts": ["hello"]}, logs)
+        assert result.ok and result.init_duration_ms is not None
+        split = from_logs(logs.read_text(), result.init_duration_ms)
+        assert split is not None
+        assert list(split)[:2] == [BEFORE_HANDLER, "imports"]
+        # The interpreter and awslambdaric start before the handler: never nothing.
+        assert 0 < split[BEFORE_HANDLER] < result.init_duration_ms
+        assert abs(sum(split.values()) - result.init_duration_ms) <= 1.0
+        splits.append(split)
+    middle = medians(splits)
+    assert list(middle) == list(splits[0])
+    assert middle["session"] == round((splits[0]["session"] + splits[1]["session"]) / 2, 1)
+    # A log without the line (the naive handler's, a crash) gives no split.
+    assert from_logs('{"message": "something else"}\nplain text\n', 12.0) is None
