@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ml_runtime import prehash
+
 MANIFEST_NAME = "manifest.json"
 # model_file's metadata key for the sha256 of its weights file (the build writes it:
 # modelpack.model_files), so the weights ONNX Runtime maps are the ones verified.
@@ -144,14 +146,19 @@ def verify_file(path: Path, entry: FileEntry, label: str) -> None:
                 f"{label}: size {size} bytes, manifest says {entry.size_bytes} "
                 "(truncated or replaced)"
             )
-        with path.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        # Hashed early on a thread if the handler started it (ml_runtime.prehash).
+        digest = prehash.digest(path) or _sha256(path)
     except FileNotFoundError:
         raise ArtifactError(f"{label} is missing") from None
     except OSError as exc:
         raise ArtifactError(f"{label} is unreadable: {exc}") from None
     if digest != entry.sha256:
         raise ArtifactError(f"{label}: sha256 {digest[:12]}… does not match the manifest (corrupt)")
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _field(data: dict[str, Any], name: str, kind: type) -> Any:

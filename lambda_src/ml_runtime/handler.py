@@ -10,13 +10,20 @@ import time
 
 _STARTED = time.perf_counter()
 
+from ml_runtime import prehash  # noqa: E402
+from ml_runtime.config import RuntimeConfig  # noqa: E402
+
+CONFIG = RuntimeConfig.from_environment()
+# The baked model's files are hashed on a thread while the imports below run.
+prehash.start(CONFIG.model_dir)
+
 from typing import Any  # noqa: E402
 
 from ml_runtime.bootstrap import initialise  # noqa: E402
 from ml_runtime.observability import logger, metrics  # noqa: E402
 from ml_runtime.snapstart import register_hooks  # noqa: E402
 
-FUNCTION = initialise(_STARTED)
+FUNCTION = initialise(_STARTED, CONFIG)
 register_hooks(FUNCTION.service.located)  # SnapStart: renew what a snapshot would share
 
 
