@@ -53,8 +53,8 @@ def start(directory: Path) -> int:
         paths = [(root / str(name)).resolve() for name in listed]
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-    paths = [p for p in paths if p.is_relative_to(root) and p not in _pending]
-    jobs = [(path, _pending.setdefault(path, _Pending())) for path in paths]
+    jobs = [(p, _Pending()) for p in paths if p.is_relative_to(root) and p not in _pending]
+    _pending.update(jobs)
     if jobs:
         threading.Thread(target=_hash_all, args=(jobs,), name="prehash", daemon=True).start()
     return len(jobs)
