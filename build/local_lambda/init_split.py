@@ -15,7 +15,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-INIT_LOG_MESSAGE = "model loaded"
+from ml_runtime.names import INIT_LOG_MESSAGE
+
 BEFORE_HANDLER = "interpreter_and_runtime_client"
 
 

@@ -12,9 +12,9 @@ import numpy as np
 from PIL import Image
 from tokenizers import Tokenizer
 
+from ml_runtime.names import MANIFEST_NAME
 from modelpack.evaluate import session
 from modelpack.images import preprocess_images
-from modelpack.manifest import MANIFEST_NAME
 
 
 class ArtifactClassifier:

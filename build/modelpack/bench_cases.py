@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from build_support.progress import step
+from ml_runtime.names import MANIFEST_NAME
 from modelpack.bench_models import EVAL_TEXTS_FILE, MAKERS, RECIPE_REVISIONS
 from modelpack.errors import AccuracyGateError
 from modelpack.evaluate import Thresholds
-from modelpack.manifest import MANIFEST_NAME
 from modelpack.pipeline import BuildOptions, build
 from modelpack.source_model import SourceModel
 from modelpack.sources import load_source

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
+from ml_runtime.names import MANIFEST_NAME
 from modelpack.evaluate import session
-from modelpack.manifest import MANIFEST_NAME
 
 
 class ArtifactEmbedder:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from build_support.hashing import sha256_file
+from ml_runtime.names import MANIFEST_NAME
 from modelpack import FORMAT_VERSION
 
-MANIFEST_NAME = "manifest.json"
 MODEL_FILE = "model.onnx"
 # The model's weights, as ONNX external data beside MODEL_FILE (modelpack.model_files).
 MODEL_DATA_FILE = "model.onnx.data"

@@ -25,7 +25,8 @@ import onnx
 from build_support.atomic import make_world_readable, staged_directory, write_json
 from build_support.hashing import sha256_file
 from ml_runtime.artifact import WEIGHTS_SHA256_KEY
-from modelpack.manifest import MANIFEST_NAME, MODEL_DATA_FILE, MODEL_FILE, inventory_fields
+from ml_runtime.names import MANIFEST_NAME
+from modelpack.manifest import MODEL_DATA_FILE, MODEL_FILE, inventory_fields
 
 # Tensors smaller than this stay inside the graph (shapes, scales, zero points): moving
 # them buys nothing and scatters the graph.

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from build_support.atomic import make_world_readable, staged_directory, write_json
 from build_support.logs import event
 from build_support.progress import step
+from ml_runtime.names import MANIFEST_NAME
 from modelpack.batch_invariance import measure_batch_invariance
 from modelpack.errors import AccuracyGateError, OutputExistsError
 from modelpack.evaluate import (
@@ -26,7 +27,7 @@ from modelpack.evaluate import (
     session_call,
 )
 from modelpack.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, export_onnx
-from modelpack.manifest import MANIFEST_NAME, MODEL_FILE, TOKENIZER_FILE, build_manifest
+from modelpack.manifest import MODEL_FILE, TOKENIZER_FILE, build_manifest
 from modelpack.model_files import write_model
 from modelpack.optimize import SESSION_DISABLED_OPTIMIZERS, fused_attention, optimize_graph
 from modelpack.quantize import Candidate, candidates_for, head_nodes, quantize

@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ml_runtime import prehash
+from ml_runtime.names import MANIFEST_NAME
 
-MANIFEST_NAME = "manifest.json"
 # model_file's metadata key for the sha256 of its weights file (the build writes it:
 # modelpack.model_files), so the weights ONNX Runtime maps are the ones verified.
 WEIGHTS_SHA256_KEY = "weights_sha256"

@@ -11,6 +11,7 @@ from ml_runtime.compute import intra_op_threads
 from ml_runtime.config import RuntimeConfig
 from ml_runtime.function import InferenceFunction
 from ml_runtime.model import InferenceModel
+from ml_runtime.names import INIT_LOG_MESSAGE
 from ml_runtime.observability import NAMESPACE, SERVICE, MetricUnit, logger, metrics
 from ml_runtime.service import InferenceService
 from ml_runtime.sources import ModelSource, default_sources, locate_model
@@ -54,7 +55,7 @@ def initialise(
     )
 
     logger.info(
-        "model loaded",
+        INIT_LOG_MESSAGE,
         extra={
             "model": located.manifest.name,
             "model_source": located.source,

@@ -26,7 +26,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_MANIFEST = "manifest.json"  # ml_runtime.artifact.MANIFEST_NAME, without importing it
+from ml_runtime.names import MANIFEST_NAME
+
 # Prefault the mapping in the kernel (one call) instead of page by page while hashing.
 _MAP_FLAGS = mmap.MAP_PRIVATE | getattr(mmap, "MAP_POPULATE", 0)
 
@@ -48,7 +49,7 @@ def start(directory: Path) -> int:
     left for the regular verification to find and report.
     """
     try:
-        listed = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))["files"]
+        listed = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
         root = directory.resolve()
         paths = [(root / str(name)).resolve() for name in listed]
     except (OSError, ValueError, KeyError, TypeError):

@@ -17,13 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ml_runtime import s3
-from ml_runtime.artifact import (
-    MANIFEST_NAME,
-    ArtifactError,
-    Manifest,
-    read_manifest,
-    verify_artifact,
-)
+from ml_runtime.artifact import ArtifactError, Manifest, read_manifest, verify_artifact
+from ml_runtime.names import MANIFEST_NAME
 
 EFS_MOUNT_ROOT = Path("/mnt")
 
