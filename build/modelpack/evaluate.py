@@ -56,6 +56,13 @@ class Accuracy:
     def passed(self) -> bool:
         return not self.shortfalls
 
+    @property
+    def ranking(self) -> tuple[float, ...]:
+        """The values in order, each turned so that larger is more accurate (an upper
+        bound such as the winning probability's change counts negated): "the most
+        accurate" of candidates that tie on speed is the largest ranking."""
+        return tuple(-v if k in UPPER_BOUNDS else v for k, v in self.values.items())
+
     def to_json(self) -> dict[str, Any]:
         values = {k: round(v, 6) for k, v in self.values.items()}
         body: dict[str, Any] = {"metric": self.metric}

@@ -277,7 +277,7 @@ def _choose(measured: list[_Measured], long_input: Batch | None = None) -> _Meas
             item.long_latency_ms = percentiles(samples)
             long_p50[item.candidate.name] = item.long_latency_ms["p50"]
         near = near_fastest(near, lambda m: long_p50[m.candidate.name])
-    return max(near, key=lambda m: tuple(m.accuracy.values.values()))
+    return max(near, key=lambda m: m.accuracy.ranking)
 
 
 def near_fastest(items: list[_T], latency: Callable[[_T], float]) -> list[_T]:

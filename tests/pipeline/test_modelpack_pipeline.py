@@ -365,6 +365,31 @@ def test_near_fastest_keeps_only_candidates_within_the_tie_fraction() -> None:
     assert near_fastest(list(latencies), latencies.__getitem__) == ["a", "b", "d"]
 
 
+def test_among_equally_fast_classifiers_the_smaller_probability_change_wins() -> None:
+    """Top-1 agreement tied: the candidate whose winning probability moved less is the
+    more accurate one (the change is an upper bound, smaller is better)."""
+
+    def candidate(name: str, delta: float, top1: float = 1.0) -> _Measured:
+        accuracy = Accuracy(
+            "top1_agreement",
+            {"top1_agreement": top1, "max_winning_probability_delta": delta},
+            {"top1_agreement": 0.99, "max_winning_probability_delta": 0.05},
+            244,
+        )
+        measured = _Measured(
+            Candidate(name, "dynamic", "QInt8", True), Path("unused.onnx"), accuracy, 1, {}
+        )
+        measured.latency_ms = {"p50": 3.29}
+        return measured
+
+    pair = [candidate("moved-less", 0.0056), candidate("moved-more", 0.0069)]
+    assert _choose(pair).candidate.name == "moved-less"
+    assert _choose(list(reversed(pair))).candidate.name == "moved-less"
+    # Agreement still comes first: a higher top-1 agreement wins over a smaller change.
+    pair = [candidate("moved-less", 0.0056, top1=0.995), candidate("agrees-more", 0.02)]
+    assert _choose(pair).candidate.name == "agrees-more"
+
+
 def test_near_equal_candidates_are_timed_on_a_text_at_the_truncation_limit(
     default_artifact: tuple[Path, dict[str, Any]],
 ) -> None:
