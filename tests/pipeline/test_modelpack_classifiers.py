@@ -19,6 +19,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from PIL import Image
+from tokenizers import Tokenizer
 from transformers import BertConfig, BertForTokenClassification
 
 from modelpack.detect import detect, read_config
@@ -111,6 +112,56 @@ def test_distilbert_multi_label_classifier(
         None if _chose_unfused_attention(manifest) else 2
     )
     assert manifest["optimization"]["max_abs_diff_vs_unfused"] <= 1e-3
+
+
+def test_roberta_classifier_pads_with_the_token_its_tokenizer_config_names(
+    tiny_roberta_classifier_dir: Path, tmp_path: Path
+) -> None:
+    """transformers saves a RoBERTa tokenizer with no padding section and <pad> in
+    tokenizer_config.json: the build pads with that token (id 1), not a missing [PAD]."""
+    saved = json.loads((tiny_roberta_classifier_dir / "tokenizer.json").read_text())
+    assert saved["padding"] is None
+    assert "[PAD]" not in saved["model"]["vocab"]
+    manifest = _build(load_source(model_dir=tiny_roberta_classifier_dir), tmp_path / "roberta")
+    assert manifest["task"] == "text-classification"
+    assert manifest["labels"] == ["NEGATIVE", "POSITIVE"]
+    tokenizer = Tokenizer.from_file(str(tmp_path / "roberta" / "tokenizer.json"))
+    short, long = tokenizer.encode_batch(["cold", "the cold start"])
+    assert len(short.ids) == len(long.ids)
+    assert short.ids[-1] == 1 and short.attention_mask[-1] == 0
+
+
+def test_tokenizer_without_any_padding_token_is_refused_with_what_to_do(
+    tiny_roberta_classifier_dir: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "no-pad"
+    shutil.copytree(tiny_roberta_classifier_dir, directory)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        (directory / name).unlink(missing_ok=True)
+    config = json.loads((directory / "config.json").read_text())
+    config.pop("pad_token_id")
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelSourceError) as caught:
+        load_source(model_dir=directory)
+    assert "defines no padding token" in str(caught.value)
+    assert "tokenizer_config.json" in str(caught.value)
+    assert "tokenizer.pad_token" in caught.value.remedy
+
+
+def test_padding_token_from_config_pad_token_id(
+    tiny_roberta_classifier_dir: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "config-pad"
+    shutil.copytree(tiny_roberta_classifier_dir, directory)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        (directory / name).unlink(missing_ok=True)
+    source = load_source(model_dir=directory)
+    assert source.tokenizer is not None
+    assert source.tokenizer.padding is not None
+    assert (source.tokenizer.padding["pad_id"], source.tokenizer.padding["pad_token"]) == (
+        1,
+        "<pad>",
+    )
 
 
 def test_mpnet_encoder_is_fused_and_checked(tiny_mpnet_dir: Path, tmp_path: Path) -> None:
