@@ -92,8 +92,9 @@ def _pad_token(tokenizer: Tokenizer, path: Path) -> tuple[str, int]:
         return str(padding["pad_token"]), int(padding["pad_id"])
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
         token = _token_content(_json_field(path.parent / name, "pad_token"))
-        if token is not None and tokenizer.token_to_id(token) is not None:
-            return token, int(tokenizer.token_to_id(token))
+        token_id = tokenizer.token_to_id(token) if token is not None else None
+        if token is not None and token_id is not None:
+            return token, token_id
     pad_id = _json_field(path.parent / "config.json", "pad_token_id")
     if isinstance(pad_id, int) and not isinstance(pad_id, bool):
         token = tokenizer.id_to_token(pad_id)
