@@ -170,6 +170,13 @@ def load_hf_directory(
     if detected.model_type in POSITION_OFFSET_FAMILIES:
         limit -= 2
     chosen_length = min(max_length or _default_max_length(model_dir, limit), limit)
+    if max_length is not None and max_length > limit:
+        logger.warning(
+            "--max-length %d is more than the model's %d positions; texts are cut at %d tokens",
+            max_length,
+            limit,
+            limit,
+        )
     tokenizer = prepare_tokenizer(model_dir / "tokenizer.json", chosen_length)
     labels: tuple[str, ...] = ()
     classification = None

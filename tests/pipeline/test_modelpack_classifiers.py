@@ -7,6 +7,7 @@ CNN trained here on scikit-learn's digits rendered as PNG files.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -338,6 +339,29 @@ def test_too_few_images(
         load_source(model_dir=tiny_vit_dir, images=few)
 
 
+def test_gate_data_for_the_other_kind_of_model_is_refused(
+    tiny_bert_classifier_dir: Path, tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    """--images on a text model, or --eval-texts on an image model, would be ignored."""
+    with pytest.raises(InputSpecError, match="--images .* applies to image classifiers") as text:
+        load_source(model_dir=tiny_bert_classifier_dir, images=pattern_images)
+    assert "--eval-texts" in text.value.remedy
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"sentence number {i}" for i in range(64)))
+    with pytest.raises(InputSpecError, match="--eval-texts .* applies to text models") as image:
+        load_source(model_dir=tiny_vit_dir, images=pattern_images, eval_texts=texts)
+    assert "--images" in image.value.remedy
+
+
+def test_max_length_beyond_the_model_is_cut_to_its_positions_and_said(
+    tiny_bert_classifier_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="modelpack"):
+        source = load_source(model_dir=tiny_bert_classifier_dir, max_length=1000)
+    assert source.max_length == 64  # the tiny model's max_position_embeddings
+    assert "--max-length 1000 is more than the model's 64 positions" in caplog.text
+
+
 def test_image_model_without_preprocessor_config(tiny_vit_dir: Path, tmp_path: Path) -> None:
     broken = tmp_path / "vit"
     shutil.copytree(tiny_vit_dir, broken)
@@ -501,8 +525,11 @@ def test_unsupported_family(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(
         json.dumps({"model_type": "gpt2", "architectures": ["GPT2ForSequenceClassification"]})
     )
-    with pytest.raises(ModelSourceError, match="text model family 'gpt2'"):
+    with pytest.raises(ModelSourceError, match="text model family 'gpt2'") as caught:
         detect(tmp_path, read_config(tmp_path))
+    # No --task makes a GPT-2 buildable; the way that can is a module with an input spec.
+    assert "--task" not in caught.value.remedy
+    assert "--module" in caught.value.remedy
 
 
 def test_sentence_transformers_directory_with_a_pretraining_head(tmp_path: Path) -> None:
