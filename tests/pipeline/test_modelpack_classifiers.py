@@ -343,12 +343,12 @@ def test_gate_data_for_the_other_kind_of_model_is_refused(
     tiny_bert_classifier_dir: Path, tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
 ) -> None:
     """--images on a text model, or --eval-texts on an image model, would be ignored."""
-    with pytest.raises(InputSpecError, match="--images .* applies to image classifiers") as text:
+    with pytest.raises(InputSpecError, match=r"--images .* applies to image classifiers") as text:
         load_source(model_dir=tiny_bert_classifier_dir, images=pattern_images)
     assert "--eval-texts" in text.value.remedy
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(f"sentence number {i}" for i in range(64)))
-    with pytest.raises(InputSpecError, match="--eval-texts .* applies to text models") as image:
+    with pytest.raises(InputSpecError, match=r"--eval-texts .* applies to text models") as image:
         load_source(model_dir=tiny_vit_dir, images=pattern_images, eval_texts=texts)
     assert "--images" in image.value.remedy
 
