@@ -218,6 +218,10 @@ def _measure_candidates(
         for graph in {graph for _, graph, _ in candidates}
     }
     activation = _activation(source)
+    classification = source.classification
+    label_threshold = (
+        classification.threshold if classification and classification.multi_label else None
+    )
     measured: list[_Measured] = []
     with step(
         logger,
@@ -230,7 +234,14 @@ def _measure_candidates(
             path = work / f"candidate-{index}.onnx"
             quantize(candidate, graph, path, source.calibration, keep_float[graph])
             outputs = onnx_outputs(source, session(path))
-            accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
+            accuracy = measure_accuracy(
+                source.task,
+                reference,
+                outputs,
+                thresholds,
+                activation=activation,
+                label_threshold=label_threshold,
+            )
             measured.append(_Measured(candidate, path, accuracy, path.stat().st_size, graph_report))
             event(
                 logger,
@@ -259,7 +270,8 @@ def _choose(measured: list[_Measured], long_input: Batch | None = None) -> _Meas
             f"no INT8 candidate passes the accuracy gate, so nothing was packaged:\n{lines}",
             "lower the thresholds only if that accuracy is acceptable for the task"
             " (--min-cosine-mean/--min-cosine/--min-top1-agreement/"
-            "--max-winning-probability-delta), or give evaluation and calibration data"
+            "--max-winning-probability-delta/--min-label-set-agreement), or give evaluation"
+            " and calibration data"
             " closer to what the model will serve (--images, --eval-texts, the input"
             " spec's data files); see 'When the gate refuses' in build/modelpack/README.md",
         )

@@ -34,7 +34,7 @@ from modelpack.sources import load_source
 
 # Random weights: agreement says little, so these builds gate loosely; the digits CNN
 # below is trained and gated at the defaults.
-LOOSE = Thresholds(top1_agreement=0.8, max_winning_probability_delta=0.5)
+LOOSE = Thresholds(top1_agreement=0.8, max_winning_probability_delta=0.5, label_set_agreement=0.8)
 
 
 def _build(source: Any, output: Path, thresholds: Thresholds = LOOSE) -> dict[str, Any]:
@@ -106,6 +106,9 @@ def test_distilbert_multi_label_classifier(
     assert manifest["labels"] == ["toxic", "spam", "urgent"]
     assert manifest["classification"]["activation"] == "sigmoid"
     assert manifest["classification"]["multi_label"] is True
+    # What the function answers is the set of labels above the threshold: gated too.
+    assert manifest["accuracy"]["thresholds"]["label_set_agreement"] == 0.8
+    assert 0.8 <= manifest["accuracy"]["label_set_agreement"] <= 1.0
     # DistilBERT takes no token type ids; the "bert" optimiser fuses its attention.
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "attention_mask"]
     assert manifest["optimization"]["model_type"] == "bert"
@@ -545,6 +548,26 @@ def test_task_override_refuses_a_missing_head(tiny_bert_dir: Path) -> None:
     # A bare encoder asked to be a classifier has no trained head: refused, not invented.
     with pytest.raises(ModelSourceError, match=r"do not match its config\.json"):
         load_source(model_dir=tiny_bert_dir, task="text-classification")
+
+
+def test_multi_label_gate_counts_inputs_whose_label_set_changed() -> None:
+    """Same winner, but a second label crosses the 0.5 threshold in one row of four: the
+    answer the function gives changed there, which the label-set agreement counts."""
+    reference = [np.array([[3.0, -2.0], [3.0, 0.1], [-3.0, 2.0], [0.0, -4.0]])]
+    candidate = [np.array([[3.0, -2.0], [3.0, -0.1], [-3.0, 2.0], [0.05, -4.0]])]
+    result = measure_accuracy(
+        "text-classification",
+        reference,
+        candidate,
+        Thresholds(),
+        activation="sigmoid",
+        label_threshold=0.5,
+    )
+    assert result.values["top1_agreement"] == 1.0
+    assert result.values["label_set_agreement"] == 0.75  # row 2 lost its second label
+    assert "label_set_agreement 0.750000 < required 0.9900" in result.shortfalls
+    single = measure_accuracy("text-classification", reference, candidate, Thresholds())
+    assert "label_set_agreement" not in single.values  # single-label: the top-1 is the answer
 
 
 def test_winning_probability_delta_is_an_upper_bound() -> None:
