@@ -251,6 +251,8 @@ def _measure_candidates(
                 accuracy=accuracy.values,
             )
             progress.advance()
+    if not any(m.accuracy.passed for m in measured):
+        return measured  # refused: nothing ships, so no candidate is worth timing
     with step(logger, "latency of candidates"):
         timings = latency_samples(
             [session_call(session(m.path, threads=1), source.latency_input) for m in measured]

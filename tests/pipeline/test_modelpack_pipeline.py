@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -134,12 +135,19 @@ def test_residual_layer_norm_stays_unfused_in_the_artefact_and_its_sessions(
 
 
 def test_gate_failure_packages_nothing_and_lists_measurements(
-    tiny_bert_dir: Path, tmp_path: Path
+    tiny_bert_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     output = tmp_path / "never"
     impossible = Thresholds(cosine_mean=1.01, cosine_min=1.01)
-    with pytest.raises(AccuracyGateError) as caught:
+    with (
+        caplog.at_level(logging.INFO, logger="modelpack"),
+        pytest.raises(AccuracyGateError) as caught,
+    ):
         build(load_source(model_dir=tiny_bert_dir), BuildOptions(output, thresholds=impossible))
+    # Refused: every candidate was evaluated, none was timed (nothing would ship).
+    events = [r.getMessage() for r in caplog.records]
+    assert "quantize and evaluate candidates: done" in events
+    assert not [e for e in events if e.startswith("latency of")]
     message = str(caught.value)
     assert "int8-per-channel: cosine_mean" in message and "< required 1.0100" in message
     assert not output.exists()
