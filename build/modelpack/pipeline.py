@@ -14,6 +14,7 @@ from build_support.logs import event
 from build_support.progress import step
 from ml_runtime.names import MANIFEST_NAME
 from modelpack.batch_invariance import measure_batch_invariance
+from modelpack.calibration_budget import activation_bytes_per_sample, fit_calibration
 from modelpack.errors import AccuracyGateError, OutputExistsError
 from modelpack.evaluate import (
     Accuracy,
@@ -115,7 +116,21 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
             logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"
         ) as progress:
             reference = reference_outputs(source, on_batch=progress.advance)
-        measured = _measure_candidates(source, work, reference, options.thresholds, optimization)
+        calibration = (
+            fit_calibration(
+                source.calibration, activation_bytes_per_sample(work / "optimized.onnx")
+            )
+            if source.calibration
+            else None
+        )
+        measured = _measure_candidates(
+            source,
+            work,
+            reference,
+            options.thresholds,
+            optimization,
+            calibration=calibration.batches if calibration is not None else [],
+        )
         chosen = _choose(measured, source.long_latency_input)
         with staged_directory(options.output) as stage:
             with step(logger, "write the model (graph, then weights apart)"):
@@ -153,6 +168,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                         "selection": SELECTION,
                     },
                     "candidates": [m.to_json() for m in measured],
+                    **({"calibration": calibration.to_json()} if calibration else {}),
                 },
                 accuracy=chosen.accuracy.to_json(),
                 latency_ms={
@@ -208,6 +224,8 @@ def _measure_candidates(
     reference: list[Any],
     thresholds: Thresholds,
     optimization: dict[str, Any],
+    *,
+    calibration: list[Batch],
 ) -> list[_Measured]:
     candidates = _with_graphs(
         source, work, optimization, candidates_for(work / "optimized.onnx", source.candidate_set)
@@ -232,7 +250,7 @@ def _measure_candidates(
     ) as progress:
         for index, (candidate, graph, graph_report) in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            quantize(candidate, graph, path, source.calibration, keep_float[graph])
+            quantize(candidate, graph, path, calibration, keep_float[graph])
             outputs = onnx_outputs(source, session(path))
             accuracy = measure_accuracy(
                 source.task,

@@ -455,6 +455,11 @@ def test_digits_cnn_from_png_images_with_real_accuracy(
     assert manifest["labels"] == [str(d) for d in range(10)]
     assert manifest["preprocess"]["input_name"] == "pixels"
     assert manifest["quantization"]["chosen"]["method"] == "static-qdq"
+    # A small CNN's calibration fits in memory whole, and the manifest says how much ran.
+    calibration = manifest["quantization"]["calibration"]
+    assert calibration["samples"] == calibration["samples_given"] > 0
+    assert calibration["capped_by_memory"] is False
+    assert calibration["activation_bytes_per_sample"] > 0
     assert manifest["accuracy"]["top1_agreement"] >= 0.99
     assert manifest["accuracy"]["max_winning_probability_delta"] <= 0.05
     ops = {n.op_type for n in onnx.load(str(tmp_path / "digits" / "model.onnx")).graph.node}
