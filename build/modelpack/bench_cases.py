@@ -49,7 +49,11 @@ CASES = {
     "image-resnet18": Case("image-resnet18", "digits-resnet18", "image-classification"),
 }
 OPEN_GATE = Thresholds(
-    cosine_mean=-1.0, cosine_min=-1.0, top1_agreement=0.0, max_winning_probability_delta=1.0
+    cosine_mean=-1.0,
+    cosine_min=-1.0,
+    top1_agreement=0.0,
+    max_winning_probability_delta=1.0,
+    label_set_agreement=0.0,
 )
 # A trained case that the gate refuses is still measured, from an artefact gated on top-1
 # agreement only; its manifest records those thresholds and the reports say so.

@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
         help="labelled classifiers: largest change of the fp32 winner's probability"
         " (default %(default)s)",
     )
+    gate.add_argument(
+        "--min-label-set-agreement",
+        type=float,
+        default=defaults.label_set_agreement,
+        help="multi-label classifiers: share of inputs whose labels above the threshold"
+        " stay the same (default %(default)s)",
+    )
     export = b.add_argument_group("export")
     export.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default %(default)s)"
@@ -179,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.min_cosine,
                 args.min_top1_agreement,
                 args.max_winning_probability_delta,
+                args.min_label_set_agreement,
             ),
             opset=args.opset,
             export_tolerance=args.export_tolerance,

@@ -117,7 +117,7 @@ def detect(model_dir: Path, config: dict[str, Any], task: str | None = None) -> 
     architecture = architectures[0] if architectures else None
     if chosen == TASK_IMAGE_CLASSIFICATION:
         if model_type not in IMAGE_FAMILIES:
-            raise _unsupported(f"image model family {model_type!r} ({found})")
+            raise _unsupported_family(f"image model family {model_type!r} ({found})")
         return Detected(
             chosen,
             model_type,
@@ -127,7 +127,7 @@ def detect(model_dir: Path, config: dict[str, Any], task: str | None = None) -> 
             multi_label=config.get("problem_type") == _MULTI_LABEL,
         )
     if model_type not in TEXT_FAMILIES:
-        raise _unsupported(f"text model family {model_type!r} ({found})")
+        raise _unsupported_family(f"text model family {model_type!r} ({found})")
     if chosen == TASK_TEXT_CLASSIFICATION:
         return Detected(
             chosen,
@@ -189,8 +189,19 @@ def _detect_task(model_dir: Path, model_type: str, architectures: list[str], fou
 
 
 def _unsupported(what: str) -> ModelSourceError:
+    """A supported family with a head the build does not serve."""
     return ModelSourceError(
         f"unsupported model: {what}",
         f"supported: {supported_summary()}. For an encoder whose head you do not need,"
         " pass --task sentence-embedding (the head is then dropped on purpose)",
+    )
+
+
+def _unsupported_family(what: str) -> ModelSourceError:
+    """A family the build has no export and optimiser settings for: no --task helps."""
+    return ModelSourceError(
+        f"unsupported model: {what}",
+        f"supported: {supported_summary()}. A model of another family can still be built"
+        " as a PyTorch module or TorchScript file with an input spec (--module or"
+        " --torchscript with --input-spec; see build/modelpack/README.md)",
     )

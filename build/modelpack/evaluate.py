@@ -27,6 +27,9 @@ class Thresholds:
     cosine_min: float = 0.97
     top1_agreement: float = 0.99
     max_winning_probability_delta: float = 0.05
+    # Multi-label classifiers answer with every label above their threshold: the share of
+    # inputs whose set of labels above it is unchanged.
+    label_set_agreement: float = 0.99
 
 
 # Threshold keys that are upper bounds; every other threshold is a lower bound.
@@ -55,6 +58,13 @@ class Accuracy:
     @property
     def passed(self) -> bool:
         return not self.shortfalls
+
+    @property
+    def ranking(self) -> tuple[float, ...]:
+        """The values in order, each turned so that larger is more accurate (an upper
+        bound such as the winning probability's change counts negated): "the most
+        accurate" of candidates that tie on speed is the largest ranking."""
+        return tuple(-v if k in UPPER_BOUNDS else v for k, v in self.values.items())
 
     def to_json(self) -> dict[str, Any]:
         values = {k: round(v, 6) for k, v in self.values.items()}
@@ -140,30 +150,44 @@ def winning_probability_changes(
     return changes
 
 
+def label_set_agreement(
+    reference: np.ndarray[Any, Any], candidate: np.ndarray[Any, Any], threshold: float
+) -> float:
+    """Share of rows of logits whose labels with a sigmoid probability at or above
+    ``threshold`` (what a multi-label function answers) are the same in both."""
+    above_ref = probabilities(reference, "sigmoid") >= threshold
+    above_got = probabilities(candidate, "sigmoid") >= threshold
+    return float(np.mean(np.all(above_ref == above_got, axis=1)))
+
+
 def measure_accuracy(
     task: str,
     reference: list[np.ndarray[Any, Any]],
     candidate: list[np.ndarray[Any, Any]],
     thresholds: Thresholds,
+    *,
     activation: str = "softmax",
+    label_threshold: float | None = None,
 ) -> Accuracy:
+    """``label_threshold``: a multi-label classifier's threshold, whose label sets are
+    then gated too (``label_set_agreement``)."""
     ref = np.concatenate(reference)
     got = np.concatenate(candidate)
     if task in LABELLED_TASKS:
-        return Accuracy(
-            TOP1_AGREEMENT,
-            {
-                "top1_agreement": float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1))),
-                "max_winning_probability_delta": float(
-                    np.max(winning_probability_changes(ref, got, activation))
-                ),
-            },
-            {
-                "top1_agreement": thresholds.top1_agreement,
-                "max_winning_probability_delta": thresholds.max_winning_probability_delta,
-            },
-            len(ref),
-        )
+        values = {
+            "top1_agreement": float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1))),
+            "max_winning_probability_delta": float(
+                np.max(winning_probability_changes(ref, got, activation))
+            ),
+        }
+        bounds = {
+            "top1_agreement": thresholds.top1_agreement,
+            "max_winning_probability_delta": thresholds.max_winning_probability_delta,
+        }
+        if label_threshold is not None:
+            values["label_set_agreement"] = label_set_agreement(ref, got, label_threshold)
+            bounds["label_set_agreement"] = thresholds.label_set_agreement
+        return Accuracy(TOP1_AGREEMENT, values, bounds, len(ref))
     if task == TASK_CLASSIFICATION:
         agreement = float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1)))
         return Accuracy(

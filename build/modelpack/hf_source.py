@@ -72,20 +72,61 @@ def prepare_tokenizer(path: Path, max_length: int) -> Tokenizer:
     on short texts that looks like a slow model.
     """
     tokenizer = Tokenizer.from_file(str(path))
-    old = tokenizer.padding or {}
-    pad_token = old.get("pad_token") or "[PAD]"
-    pad_id = old.get("pad_id")
-    if pad_id is None:
-        pad_id = tokenizer.token_to_id(pad_token)
-    if pad_id is None:
-        raise ModelSourceError(
-            f"{path} defines no padding token",
-            "add a padding section or a [PAD] token to tokenizer.json",
-        )
+    pad_token, pad_id = _pad_token(tokenizer, path)
     tokenizer.no_padding()
     tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token, pad_type_id=0)
     tokenizer.enable_truncation(max_length=max_length)
     return tokenizer
+
+
+def _pad_token(tokenizer: Tokenizer, path: Path) -> tuple[str, int]:
+    """The padding token and its id, from wherever a Hugging Face directory keeps them.
+
+    ``tokenizer.json``'s padding section when it has one; otherwise the ``pad_token`` of
+    ``tokenizer_config.json`` or ``special_tokens_map.json`` beside it (transformers
+    saves RoBERTa-style tokenizers with ``"padding": null`` and ``<pad>`` there), then
+    ``config.json``'s ``pad_token_id``, then a token named ``[PAD]`` (BERT's vocabulary).
+    """
+    padding = tokenizer.padding or {}
+    if padding.get("pad_token") and padding.get("pad_id") is not None:
+        return str(padding["pad_token"]), int(padding["pad_id"])
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        token = _token_content(_json_field(path.parent / name, "pad_token"))
+        token_id = tokenizer.token_to_id(token) if token is not None else None
+        if token is not None and token_id is not None:
+            return token, token_id
+    pad_id = _json_field(path.parent / "config.json", "pad_token_id")
+    if isinstance(pad_id, int) and not isinstance(pad_id, bool):
+        token = tokenizer.id_to_token(pad_id)
+        if token is not None:
+            return token, pad_id
+    pad_id = tokenizer.token_to_id("[PAD]")
+    if pad_id is not None:
+        return "[PAD]", pad_id
+    raise ModelSourceError(
+        f"{path} defines no padding token: tokenizer.json has no padding section, no"
+        " pad_token is named in tokenizer_config.json or special_tokens_map.json, no"
+        " pad_token_id in config.json, and the vocabulary has no [PAD]",
+        "set the tokenizer's pad token and save it again (in transformers:"
+        " tokenizer.pad_token = ...; tokenizer.save_pretrained(DIR)), or add a padding"
+        " section to tokenizer.json",
+    )
+
+
+def _json_field(path: Path, key: str) -> Any:
+    """``key`` of the JSON object in ``path``; None when the file or the key is absent."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document.get(key) if isinstance(document, dict) else None
+
+
+def _token_content(value: Any) -> str | None:
+    """A special token as transformers writes it: a string, or an object with "content"."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) and value else None
 
 
 def encode(tokenizer: Tokenizer, texts: list[str], with_type_ids: bool) -> Batch:
@@ -129,6 +170,13 @@ def load_hf_directory(
     if detected.model_type in POSITION_OFFSET_FAMILIES:
         limit -= 2
     chosen_length = min(max_length or _default_max_length(model_dir, limit), limit)
+    if max_length is not None and max_length > limit:
+        logger.warning(
+            "--max-length %d is more than the model's %d positions; texts are cut at %d tokens",
+            max_length,
+            limit,
+            limit,
+        )
     tokenizer = prepare_tokenizer(model_dir / "tokenizer.json", chosen_length)
     labels: tuple[str, ...] = ()
     classification = None

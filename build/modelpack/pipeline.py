@@ -14,6 +14,7 @@ from build_support.logs import event
 from build_support.progress import step
 from ml_runtime.names import MANIFEST_NAME
 from modelpack.batch_invariance import measure_batch_invariance
+from modelpack.calibration_budget import activation_bytes_per_sample, fit_calibration
 from modelpack.errors import AccuracyGateError, OutputExistsError
 from modelpack.evaluate import (
     Accuracy,
@@ -115,7 +116,21 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
             logger, "fp32 reference outputs", total=len(source.evaluation), unit="batches"
         ) as progress:
             reference = reference_outputs(source, on_batch=progress.advance)
-        measured = _measure_candidates(source, work, reference, options.thresholds, optimization)
+        calibration = (
+            fit_calibration(
+                source.calibration, activation_bytes_per_sample(work / "optimized.onnx")
+            )
+            if source.calibration
+            else None
+        )
+        measured = _measure_candidates(
+            source,
+            work,
+            reference,
+            options.thresholds,
+            optimization,
+            calibration=calibration.batches if calibration is not None else [],
+        )
         chosen = _choose(measured, source.long_latency_input)
         with staged_directory(options.output) as stage:
             with step(logger, "write the model (graph, then weights apart)"):
@@ -153,6 +168,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                         "selection": SELECTION,
                     },
                     "candidates": [m.to_json() for m in measured],
+                    **({"calibration": calibration.to_json()} if calibration else {}),
                 },
                 accuracy=chosen.accuracy.to_json(),
                 latency_ms={
@@ -208,6 +224,8 @@ def _measure_candidates(
     reference: list[Any],
     thresholds: Thresholds,
     optimization: dict[str, Any],
+    *,
+    calibration: list[Batch],
 ) -> list[_Measured]:
     candidates = _with_graphs(
         source, work, optimization, candidates_for(work / "optimized.onnx", source.candidate_set)
@@ -218,6 +236,10 @@ def _measure_candidates(
         for graph in {graph for _, graph, _ in candidates}
     }
     activation = _activation(source)
+    classification = source.classification
+    label_threshold = (
+        classification.threshold if classification and classification.multi_label else None
+    )
     measured: list[_Measured] = []
     with step(
         logger,
@@ -228,9 +250,16 @@ def _measure_candidates(
     ) as progress:
         for index, (candidate, graph, graph_report) in enumerate(candidates):
             path = work / f"candidate-{index}.onnx"
-            quantize(candidate, graph, path, source.calibration, keep_float[graph])
+            quantize(candidate, graph, path, calibration, keep_float[graph])
             outputs = onnx_outputs(source, session(path))
-            accuracy = measure_accuracy(source.task, reference, outputs, thresholds, activation)
+            accuracy = measure_accuracy(
+                source.task,
+                reference,
+                outputs,
+                thresholds,
+                activation=activation,
+                label_threshold=label_threshold,
+            )
             measured.append(_Measured(candidate, path, accuracy, path.stat().st_size, graph_report))
             event(
                 logger,
@@ -240,6 +269,8 @@ def _measure_candidates(
                 accuracy=accuracy.values,
             )
             progress.advance()
+    if not any(m.accuracy.passed for m in measured):
+        return measured  # refused: nothing ships, so no candidate is worth timing
     with step(logger, "latency of candidates"):
         timings = latency_samples(
             [session_call(session(m.path, threads=1), source.latency_input) for m in measured]
@@ -259,7 +290,8 @@ def _choose(measured: list[_Measured], long_input: Batch | None = None) -> _Meas
             f"no INT8 candidate passes the accuracy gate, so nothing was packaged:\n{lines}",
             "lower the thresholds only if that accuracy is acceptable for the task"
             " (--min-cosine-mean/--min-cosine/--min-top1-agreement/"
-            "--max-winning-probability-delta), or give evaluation and calibration data"
+            "--max-winning-probability-delta/--min-label-set-agreement), or give evaluation"
+            " and calibration data"
             " closer to what the model will serve (--images, --eval-texts, the input"
             " spec's data files); see 'When the gate refuses' in build/modelpack/README.md",
         )
@@ -277,7 +309,7 @@ def _choose(measured: list[_Measured], long_input: Batch | None = None) -> _Meas
             item.long_latency_ms = percentiles(samples)
             long_p50[item.candidate.name] = item.long_latency_ms["p50"]
         near = near_fastest(near, lambda m: long_p50[m.candidate.name])
-    return max(near, key=lambda m: tuple(m.accuracy.values.values()))
+    return max(near, key=lambda m: m.accuracy.ranking)
 
 
 def near_fastest(items: list[_T], latency: Callable[[_T], float]) -> list[_T]:

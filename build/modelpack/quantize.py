@@ -44,6 +44,8 @@ all-MiniLM-L6-v2, per-channel keeps it), so the build measures every candidate h
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -65,6 +67,8 @@ from onnxruntime.quantization.matmul_nbits_quantizer import (
 )
 
 from modelpack.source_model import CANDIDATES_BY_GRAPH, CANDIDATES_TRANSFORMER_IMAGE, Batch
+
+logger = logging.getLogger(__name__)
 
 DYNAMIC = "dynamic"
 POST_ACTIVATION = "post-activation"
@@ -264,13 +268,19 @@ def quantize(
     keep_float: list[str] | None = None,
 ) -> None:
     """Write ``src`` quantized with ``candidate`` to ``dst``; ``keep_float`` nodes stay fp32."""
-    # ONNX Runtime's quantizer logs a line per tensor (and generic advice) via the root logger.
+    # ONNX Runtime's quantizer logs a line per tensor (and generic advice) via the root
+    # logger, and its calibrator prints progress to stdout, where the build's JSON summary
+    # goes: both are kept out, the prints as one debug record.
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)
+    printed = io.StringIO()
     try:
-        _quantize(candidate, src, dst, calibration, keep_float or [])
+        with contextlib.redirect_stdout(printed):
+            _quantize(candidate, src, dst, calibration, keep_float or [])
     finally:
         logging.disable(previous)
+    if printed.getvalue():
+        logger.debug("quantizer output for %s:\n%s", candidate.name, printed.getvalue())
 
 
 def _quantize(

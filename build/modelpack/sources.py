@@ -52,6 +52,7 @@ def load_source(
                 f"--task {task} contradicts the input spec's task {spec.task!r}",
                 "set the task in the input spec and drop --task",
             )
+        _check_data_flags(spec.task, images, eval_texts)
         if name:
             spec = spec.__class__(**{**spec.__dict__, "name": name})
         if module is not None:
@@ -70,11 +71,26 @@ def load_source(
         model_dir, package = default_model_dir(), {"package": DEFAULT_MODEL_DISTRIBUTION}
         name = name or DEFAULT_MODEL_NAME
     detected = detect_directory(model_dir, task)
+    _check_data_flags(detected.task, images, eval_texts)
     if detected.task == TASK_IMAGE_CLASSIFICATION:
         return load_image_classifier(model_dir, detected, images, name=name, origin=package)
     return load_hf_directory(
         model_dir, detected, texts, name=name, max_length=max_length, origin=package
     )
+
+
+def _check_data_flags(task: str, images: Path | None, eval_texts: Path | None) -> None:
+    """Refuse gate data the model's task would silently ignore."""
+    if images is not None and task != TASK_IMAGE_CLASSIFICATION:
+        raise InputSpecError(
+            f"--images {images} applies to image classifiers; this is a {task} model",
+            "drop --images: text models are gated on the shipped texts, or on --eval-texts",
+        )
+    if eval_texts is not None and task == TASK_IMAGE_CLASSIFICATION:
+        raise InputSpecError(
+            f"--eval-texts {eval_texts} applies to text models; this is an image classifier",
+            "drop --eval-texts and give the gate a folder of images with --images",
+        )
 
 
 def _texts(path: Path | None) -> list[str]:

@@ -20,6 +20,9 @@ from transformers import (
     DistilBertForSequenceClassification,
     MPNetConfig,
     MPNetModel,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaForSequenceClassification,
     ViTConfig,
     ViTForImageClassification,
 )
@@ -150,6 +153,47 @@ def tiny_distilbert_multilabel_dir(tmp_path_factory: pytest.TempPathFactory) -> 
     )
     model = DistilBertForSequenceClassification(config)
     return _save_text_model(model, tmp_path_factory.mktemp("tiny-distilbert-tags"))
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A RobertaForSequenceClassification whose tokenizer is saved the way transformers
+    saves RoBERTa's: no padding section in tokenizer.json, ``<pad>`` (id 1) named only in
+    tokenizer_config.json, and no ``[PAD]`` in the vocabulary."""
+    torch.manual_seed(6)
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    config = RobertaConfig(
+        **settings(
+            vocab_size=len(WORDS) + len(specials),
+            intermediate_size=64,
+            max_position_embeddings=66,  # RoBERTa's positions start after pad_token_id
+            pad_token_id=1,
+            type_vocab_size=1,
+            num_labels=2,
+            id2label={0: "NEGATIVE", 1: "POSITIVE"},
+            label2id={"NEGATIVE": 0, "POSITIVE": 1},
+            **TINY,
+        )
+    )
+    directory = tmp_path_factory.mktemp("tiny-roberta-sst")
+    model = RobertaForSequenceClassification(config)
+    _sharpen_head(model)
+    model.save_pretrained(directory)
+    vocab = {token: i for i, token in enumerate([*specials, *WORDS])}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+    )
+    fast.save_pretrained(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ CNN trained here on scikit-learn's digits rendered as PNG files.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from PIL import Image
+from tokenizers import Tokenizer
 from transformers import BertConfig, BertForTokenClassification
 
 from modelpack.detect import detect, read_config
@@ -32,7 +34,7 @@ from modelpack.sources import load_source
 
 # Random weights: agreement says little, so these builds gate loosely; the digits CNN
 # below is trained and gated at the defaults.
-LOOSE = Thresholds(top1_agreement=0.8, max_winning_probability_delta=0.5)
+LOOSE = Thresholds(top1_agreement=0.8, max_winning_probability_delta=0.5, label_set_agreement=0.8)
 
 
 def _build(source: Any, output: Path, thresholds: Thresholds = LOOSE) -> dict[str, Any]:
@@ -104,6 +106,9 @@ def test_distilbert_multi_label_classifier(
     assert manifest["labels"] == ["toxic", "spam", "urgent"]
     assert manifest["classification"]["activation"] == "sigmoid"
     assert manifest["classification"]["multi_label"] is True
+    # What the function answers is the set of labels above the threshold: gated too.
+    assert manifest["accuracy"]["thresholds"]["label_set_agreement"] == 0.8
+    assert 0.8 <= manifest["accuracy"]["label_set_agreement"] <= 1.0
     # DistilBERT takes no token type ids; the "bert" optimiser fuses its attention.
     assert [i["name"] for i in manifest["inputs"]] == ["input_ids", "attention_mask"]
     assert manifest["optimization"]["model_type"] == "bert"
@@ -111,6 +116,56 @@ def test_distilbert_multi_label_classifier(
         None if _chose_unfused_attention(manifest) else 2
     )
     assert manifest["optimization"]["max_abs_diff_vs_unfused"] <= 1e-3
+
+
+def test_roberta_classifier_pads_with_the_token_its_tokenizer_config_names(
+    tiny_roberta_classifier_dir: Path, tmp_path: Path
+) -> None:
+    """transformers saves a RoBERTa tokenizer with no padding section and <pad> in
+    tokenizer_config.json: the build pads with that token (id 1), not a missing [PAD]."""
+    saved = json.loads((tiny_roberta_classifier_dir / "tokenizer.json").read_text())
+    assert saved["padding"] is None
+    assert "[PAD]" not in saved["model"]["vocab"]
+    manifest = _build(load_source(model_dir=tiny_roberta_classifier_dir), tmp_path / "roberta")
+    assert manifest["task"] == "text-classification"
+    assert manifest["labels"] == ["NEGATIVE", "POSITIVE"]
+    tokenizer = Tokenizer.from_file(str(tmp_path / "roberta" / "tokenizer.json"))
+    short, long = tokenizer.encode_batch(["cold", "the cold start"])
+    assert len(short.ids) == len(long.ids)
+    assert short.ids[-1] == 1 and short.attention_mask[-1] == 0
+
+
+def test_tokenizer_without_any_padding_token_is_refused_with_what_to_do(
+    tiny_roberta_classifier_dir: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "no-pad"
+    shutil.copytree(tiny_roberta_classifier_dir, directory)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        (directory / name).unlink(missing_ok=True)
+    config = json.loads((directory / "config.json").read_text())
+    config.pop("pad_token_id")
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelSourceError) as caught:
+        load_source(model_dir=directory)
+    assert "defines no padding token" in str(caught.value)
+    assert "tokenizer_config.json" in str(caught.value)
+    assert "tokenizer.pad_token" in caught.value.remedy
+
+
+def test_padding_token_from_config_pad_token_id(
+    tiny_roberta_classifier_dir: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "config-pad"
+    shutil.copytree(tiny_roberta_classifier_dir, directory)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        (directory / name).unlink(missing_ok=True)
+    source = load_source(model_dir=directory)
+    assert source.tokenizer is not None
+    assert source.tokenizer.padding is not None
+    assert (source.tokenizer.padding["pad_id"], source.tokenizer.padding["pad_token"]) == (
+        1,
+        "<pad>",
+    )
 
 
 def test_mpnet_encoder_is_fused_and_checked(tiny_mpnet_dir: Path, tmp_path: Path) -> None:
@@ -161,10 +216,13 @@ def test_int8_matmul_with_outlier_weights_stays_accurate(tmp_path: Path) -> None
         assert error < 0.05, f"{candidate.name}: relative error {error:.3f}"
 
 
-def test_static_candidates_on_a_conv_with_outlier_weights(tmp_path: Path) -> None:
+def test_static_candidates_on_a_conv_with_outlier_weights(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """A 1x1 convolution with weights at +-max and large activations (the U8S8 saturation
     pattern) stays accurate under every static candidate; the unsigned-weight one keeps
-    8 bits per channel (more than 128 weight levels used), the signed ones 7."""
+    8 bits per channel (more than 128 weight levels used), the signed ones 7. The
+    calibrator's own prints stay off stdout, which carries the build's JSON summary."""
     from onnx import TensorProto, helper, numpy_helper
 
     from modelpack.quantize import quantize
@@ -200,6 +258,7 @@ def test_static_candidates_on_a_conv_with_outlier_weights(tmp_path: Path) -> Non
             assert quantized.dtype == np.uint8 and levels > 128, candidate.name
         else:
             assert quantized.dtype == np.int8 and levels <= 128, candidate.name
+    assert capfd.readouterr().out == ""
 
 
 def test_module_text_classifier_from_an_input_spec(tiny_bert_dir: Path, tmp_path: Path) -> None:
@@ -281,6 +340,29 @@ def test_too_few_images(
     few = make_pattern_images(tmp_path / "few", 5, 1)
     with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG images"):
         load_source(model_dir=tiny_vit_dir, images=few)
+
+
+def test_gate_data_for_the_other_kind_of_model_is_refused(
+    tiny_bert_classifier_dir: Path, tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    """--images on a text model, or --eval-texts on an image model, would be ignored."""
+    with pytest.raises(InputSpecError, match=r"--images .* applies to image classifiers") as text:
+        load_source(model_dir=tiny_bert_classifier_dir, images=pattern_images)
+    assert "--eval-texts" in text.value.remedy
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"sentence number {i}" for i in range(64)))
+    with pytest.raises(InputSpecError, match=r"--eval-texts .* applies to text models") as image:
+        load_source(model_dir=tiny_vit_dir, images=pattern_images, eval_texts=texts)
+    assert "--images" in image.value.remedy
+
+
+def test_max_length_beyond_the_model_is_cut_to_its_positions_and_said(
+    tiny_bert_classifier_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="modelpack"):
+        source = load_source(model_dir=tiny_bert_classifier_dir, max_length=1000)
+    assert source.max_length == 64  # the tiny model's max_position_embeddings
+    assert "--max-length 1000 is more than the model's 64 positions" in caplog.text
 
 
 def test_image_model_without_preprocessor_config(tiny_vit_dir: Path, tmp_path: Path) -> None:
@@ -373,6 +455,11 @@ def test_digits_cnn_from_png_images_with_real_accuracy(
     assert manifest["labels"] == [str(d) for d in range(10)]
     assert manifest["preprocess"]["input_name"] == "pixels"
     assert manifest["quantization"]["chosen"]["method"] == "static-qdq"
+    # A small CNN's calibration fits in memory whole, and the manifest says how much ran.
+    calibration = manifest["quantization"]["calibration"]
+    assert calibration["samples"] == calibration["samples_given"] > 0
+    assert calibration["capped_by_memory"] is False
+    assert calibration["activation_bytes_per_sample"] > 0
     assert manifest["accuracy"]["top1_agreement"] >= 0.99
     assert manifest["accuracy"]["max_winning_probability_delta"] <= 0.05
     ops = {n.op_type for n in onnx.load(str(tmp_path / "digits" / "model.onnx")).graph.node}
@@ -446,8 +533,11 @@ def test_unsupported_family(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(
         json.dumps({"model_type": "gpt2", "architectures": ["GPT2ForSequenceClassification"]})
     )
-    with pytest.raises(ModelSourceError, match="text model family 'gpt2'"):
+    with pytest.raises(ModelSourceError, match="text model family 'gpt2'") as caught:
         detect(tmp_path, read_config(tmp_path))
+    # No --task makes a GPT-2 buildable; the way that can is a module with an input spec.
+    assert "--task" not in caught.value.remedy
+    assert "--module" in caught.value.remedy
 
 
 def test_sentence_transformers_directory_with_a_pretraining_head(tmp_path: Path) -> None:
@@ -463,6 +553,26 @@ def test_task_override_refuses_a_missing_head(tiny_bert_dir: Path) -> None:
     # A bare encoder asked to be a classifier has no trained head: refused, not invented.
     with pytest.raises(ModelSourceError, match=r"do not match its config\.json"):
         load_source(model_dir=tiny_bert_dir, task="text-classification")
+
+
+def test_multi_label_gate_counts_inputs_whose_label_set_changed() -> None:
+    """Same winner, but a second label crosses the 0.5 threshold in one row of four: the
+    answer the function gives changed there, which the label-set agreement counts."""
+    reference = [np.array([[3.0, -2.0], [3.0, 0.1], [-3.0, 2.0], [0.0, -4.0]])]
+    candidate = [np.array([[3.0, -2.0], [3.0, -0.1], [-3.0, 2.0], [0.05, -4.0]])]
+    result = measure_accuracy(
+        "text-classification",
+        reference,
+        candidate,
+        Thresholds(),
+        activation="sigmoid",
+        label_threshold=0.5,
+    )
+    assert result.values["top1_agreement"] == 1.0
+    assert result.values["label_set_agreement"] == 0.75  # row 2 lost its second label
+    assert "label_set_agreement 0.750000 < required 0.9900" in result.shortfalls
+    single = measure_accuracy("text-classification", reference, candidate, Thresholds())
+    assert "label_set_agreement" not in single.values  # single-label: the top-1 is the answer
 
 
 def test_winning_probability_delta_is_an_upper_bound() -> None:

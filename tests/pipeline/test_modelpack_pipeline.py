@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -134,12 +135,19 @@ def test_residual_layer_norm_stays_unfused_in_the_artefact_and_its_sessions(
 
 
 def test_gate_failure_packages_nothing_and_lists_measurements(
-    tiny_bert_dir: Path, tmp_path: Path
+    tiny_bert_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     output = tmp_path / "never"
     impossible = Thresholds(cosine_mean=1.01, cosine_min=1.01)
-    with pytest.raises(AccuracyGateError) as caught:
+    with (
+        caplog.at_level(logging.INFO, logger="modelpack"),
+        pytest.raises(AccuracyGateError) as caught,
+    ):
         build(load_source(model_dir=tiny_bert_dir), BuildOptions(output, thresholds=impossible))
+    # Refused: every candidate was evaluated, none was timed (nothing would ship).
+    events = [r.getMessage() for r in caplog.records]
+    assert "quantize and evaluate candidates: done" in events
+    assert not [e for e in events if e.startswith("latency of")]
     message = str(caught.value)
     assert "int8-per-channel: cosine_mean" in message and "< required 1.0100" in message
     assert not output.exists()
@@ -363,6 +371,31 @@ def test_near_fastest_keeps_only_candidates_within_the_tie_fraction() -> None:
     edge = 10.0 * (1 + LATENCY_TIE_FRACTION)
     latencies = {"a": 10.0, "b": edge - 0.01, "c": edge + 0.01, "d": 10.2}
     assert near_fastest(list(latencies), latencies.__getitem__) == ["a", "b", "d"]
+
+
+def test_among_equally_fast_classifiers_the_smaller_probability_change_wins() -> None:
+    """Top-1 agreement tied: the candidate whose winning probability moved less is the
+    more accurate one (the change is an upper bound, smaller is better)."""
+
+    def candidate(name: str, delta: float, top1: float = 1.0) -> _Measured:
+        accuracy = Accuracy(
+            "top1_agreement",
+            {"top1_agreement": top1, "max_winning_probability_delta": delta},
+            {"top1_agreement": 0.99, "max_winning_probability_delta": 0.05},
+            244,
+        )
+        measured = _Measured(
+            Candidate(name, "dynamic", "QInt8", True), Path("unused.onnx"), accuracy, 1, {}
+        )
+        measured.latency_ms = {"p50": 3.29}
+        return measured
+
+    pair = [candidate("moved-less", 0.0056), candidate("moved-more", 0.0069)]
+    assert _choose(pair).candidate.name == "moved-less"
+    assert _choose(list(reversed(pair))).candidate.name == "moved-less"
+    # Agreement still comes first: a higher top-1 agreement wins over a smaller change.
+    pair = [candidate("moved-less", 0.0056, top1=0.995), candidate("agrees-more", 0.02)]
+    assert _choose(pair).candidate.name == "agrees-more"
 
 
 def test_near_equal_candidates_are_timed_on_a_text_at_the_truncation_limit(
