@@ -3,19 +3,23 @@
 Both benchmarks (``modelpack.bench`` and ``local_lambda.bench_cold_start``) take a case
 name; a case's model directory is made once by :mod:`modelpack.bench_models` under
 ``.cache/bench-models/[<maker>-r<revision>/]<maker>`` (or given with ``--model-dir``) and its
-artefact built once under ``artifacts/bench-<case>-<fingerprint>/``, the fingerprint
-naming the model directory's files, so a retrained or different model is never
-measured against an artefact built from another.
+artefact built once under ``artifacts/bench-<case>-<model>-<build>/``, the fingerprints
+naming the model directory's files and the code that builds artefacts, so neither a
+retrained or different model nor changed build code is measured with an artefact built
+from another.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ml_runtime
 from build_support.progress import step
 from ml_runtime.names import MANIFEST_NAME
 from modelpack.bench_models import EVAL_TEXTS_FILE, MAKERS, RECIPE_REVISIONS
@@ -96,12 +100,28 @@ def model_fingerprint(directory: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+# The code an artefact is made by: this package (export, quantization, the gate) and the
+# runtime modules it calls (image preprocessing, the artefact checks).
+BUILD_CODE = (Path(__file__).parent, Path(ml_runtime.__file__).parent)
+
+
+def build_fingerprint(packages: Sequence[Path] = BUILD_CODE) -> str:
+    """A short name for the build code (the packages' modules) and ONNX Runtime's version."""
+    digest = hashlib.sha256(importlib.metadata.version("onnxruntime").encode())
+    for package in packages:
+        for path in sorted(package.rglob("*.py")):
+            digest.update(f"{package.name}/{path.relative_to(package).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def artifact_for(
     case: Case, directory: Path, images: Path | None, output: Path | None = None
 ) -> Path:
-    """The case's artefact for this model directory, built once (``output``, or
-    ``artifacts/bench-<case>-<fingerprint>``)."""
-    artifact = output or ARTIFACTS / f"bench-{case.name}-{model_fingerprint(directory)}"
+    """The case's artefact for this model directory and build code, built once
+    (``output``, or ``artifacts/bench-<case>-<model fingerprint>-<build fingerprint>``)."""
+    key = f"{model_fingerprint(directory)}-{build_fingerprint()}"
+    artifact = output or ARTIFACTS / f"bench-{case.name}-{key}"
     if (artifact / MANIFEST_NAME).is_file():
         return artifact
     with step(logger, f"build the {case.name} artefact"):

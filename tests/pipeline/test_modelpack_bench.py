@@ -243,3 +243,17 @@ def test_case_caches_follow_the_recipe_and_the_model_files(
     assert bench_cases.model_fingerprint(other) != first
     (directory / "model.safetensors").write_bytes(b"retrained")
     assert bench_cases.model_fingerprint(directory) != first
+
+
+def test_build_code_fingerprint_changes_with_the_code(tmp_path: Path) -> None:
+    """A case's artefact is keyed by the build code too: an edited module builds anew."""
+    from modelpack import bench_cases
+
+    package = tmp_path / "modelpack"
+    package.mkdir()
+    (package / "quantize.py").write_text("CANDIDATES = 7\n")
+    first = bench_cases.build_fingerprint([package])
+    assert bench_cases.build_fingerprint([package]) == first
+    (package / "quantize.py").write_text("CANDIDATES = 8\n")
+    assert bench_cases.build_fingerprint([package]) != first
+    assert len(bench_cases.build_fingerprint()) == 8  # the real packages hash too
