@@ -16,7 +16,14 @@ from modelpack.hf_image_source import load_image_classifier
 from modelpack.hf_source import detect_directory, load_hf_directory
 from modelpack.input_spec import load_input_spec
 from modelpack.module_source import build_source, load_factory, load_torchscript
-from modelpack.source_model import TASK_IMAGE_CLASSIFICATION, SourceModel
+from modelpack.source_model import (
+    TASK_IMAGE_CLASSIFICATION,
+    TASK_SENTENCE_EMBEDDING,
+    TASK_TEXT_CLASSIFICATION,
+    SourceModel,
+)
+
+_TEXT_TASKS = (TASK_SENTENCE_EMBEDDING, TASK_TEXT_CLASSIFICATION)
 
 MIN_EVAL_TEXTS = 20
 
@@ -84,12 +91,14 @@ def _check_data_flags(task: str, images: Path | None, eval_texts: Path | None) -
     if images is not None and task != TASK_IMAGE_CLASSIFICATION:
         raise InputSpecError(
             f"--images {images} applies to image classifiers; this is a {task} model",
-            "drop --images: text models are gated on the shipped texts, or on --eval-texts",
+            "drop --images: text models are gated on the shipped texts or --eval-texts,"
+            " other models on their input spec's data",
         )
-    if eval_texts is not None and task == TASK_IMAGE_CLASSIFICATION:
+    if eval_texts is not None and task not in _TEXT_TASKS:
         raise InputSpecError(
-            f"--eval-texts {eval_texts} applies to text models; this is an image classifier",
-            "drop --eval-texts and give the gate a folder of images with --images",
+            f"--eval-texts {eval_texts} applies to text models; this is a {task} model",
+            "drop --eval-texts: image classifiers are gated on --images, other models on"
+            " their input spec's data",
         )
 
 
