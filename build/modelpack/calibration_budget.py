@@ -37,7 +37,6 @@ class CalibrationFit:
     samples: int
     samples_given: int
     activation_bytes_per_sample: int
-    available_bytes: int
 
     @property
     def capped(self) -> bool:
@@ -87,7 +86,7 @@ def fit_calibration(
             break
         kept += 1
         used += size * per_sample_bytes
-    fit = CalibrationFit(batches[:kept], sum(sizes[:kept]), sum(sizes), per_sample_bytes, available)
+    fit = CalibrationFit(batches[:kept], sum(sizes[:kept]), sum(sizes), per_sample_bytes)
     if fit.capped:
         logger.warning(
             "static quantization calibrates on %d of %d images: each keeps about %.0f MB of"

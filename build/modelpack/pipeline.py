@@ -168,7 +168,7 @@ def build(source: SourceModel, options: BuildOptions) -> dict[str, Any]:
                         "selection": SELECTION,
                     },
                     "candidates": [m.to_json() for m in measured],
-                    **({"calibration": calibration.to_json()} if calibration else {}),
+                    **({"calibration": calibration.to_json()} if calibration is not None else {}),
                 },
                 accuracy=chosen.accuracy.to_json(),
                 latency_ms={

@@ -135,13 +135,18 @@ def test_roberta_classifier_pads_with_the_token_its_tokenizer_config_names(
     assert short.ids[-1] == 1 and short.attention_mask[-1] == 0
 
 
+def _without_tokenizer_config(model_dir: Path, directory: Path) -> Path:
+    """A copy of ``model_dir`` without the files transformers names its pad token in."""
+    shutil.copytree(model_dir, directory)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        (directory / name).unlink(missing_ok=True)
+    return directory
+
+
 def test_tokenizer_without_any_padding_token_is_refused_with_what_to_do(
     tiny_roberta_classifier_dir: Path, tmp_path: Path
 ) -> None:
-    directory = tmp_path / "no-pad"
-    shutil.copytree(tiny_roberta_classifier_dir, directory)
-    for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        (directory / name).unlink(missing_ok=True)
+    directory = _without_tokenizer_config(tiny_roberta_classifier_dir, tmp_path / "no-pad")
     config = json.loads((directory / "config.json").read_text())
     config.pop("pad_token_id")
     (directory / "config.json").write_text(json.dumps(config))
@@ -155,10 +160,7 @@ def test_tokenizer_without_any_padding_token_is_refused_with_what_to_do(
 def test_padding_token_from_config_pad_token_id(
     tiny_roberta_classifier_dir: Path, tmp_path: Path
 ) -> None:
-    directory = tmp_path / "config-pad"
-    shutil.copytree(tiny_roberta_classifier_dir, directory)
-    for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        (directory / name).unlink(missing_ok=True)
+    directory = _without_tokenizer_config(tiny_roberta_classifier_dir, tmp_path / "config-pad")
     source = load_source(model_dir=directory)
     assert source.tokenizer is not None
     assert source.tokenizer.padding is not None
