@@ -33,7 +33,7 @@ from typing import Any
 
 from build_support.progress import Progress, step
 from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy
-from local_lambda import bench_report
+from local_lambda import bench_report, cgroups
 from local_lambda.bench_payloads import first_answers, payloads
 from local_lambda.deps_size import measure, pinned_extra
 from local_lambda.environment import (
@@ -256,6 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "naive_handler": NAIVE_HANDLER,
             "optimized_handler": OPTIMIZED_HANDLER,
             "cold_start_definition": "runtime process start to first response (median)",
+            "cpu": cgroups.CPU_MODEL,
             "warm_latency_definition": "invocation handed to the runtime to its response",
         },
         "machine": bench_report.machine(),
