@@ -35,6 +35,23 @@ def can_compile_for(python_version: str) -> bool:
     return build_python_version() == python_version
 
 
+def shipped(python_version: str) -> str:
+    """For the push summary: whether the image's layers carry bytecode, and if not, what
+    that costs and how to get it."""
+    if can_compile_for(python_version):
+        return f"compiled for Python {python_version}"
+    return (
+        f"not shipped: built with Python {build_python_version()}, the function runs "
+        f"{python_version}, so every cold start compiles its modules from source (the "
+        "runtime's imports: 0.77-1.06 s against 0.31-0.42 s); build with Python "
+        f"{python_version} or --builder docker"
+    )
+
+
+# The Docker path compiles in its Dockerfile (templates/Dockerfile.j2).
+COMPILED_BY_DOCKER = "compiled inside the base image"
+
+
 def compile_tree(root: Path, installed_at: str) -> int:
     """Compile every ``.py`` under ``root`` into ``__pycache__``; return the files written.
 

@@ -25,6 +25,7 @@ from build_support import console
 from build_support.atomic import write_json
 from build_support.logs import configure, event
 from build_support.progress import step
+from imagebuild import bytecode
 from imagebuild.artifact import Artifact, load_artifact
 from imagebuild.base_image import DEFAULT_BASE_IMAGE
 from imagebuild.builder import BuiltImage, build_image
@@ -34,7 +35,7 @@ from imagebuild.dockerfile import write_build_context
 from imagebuild.ecr import EcrTarget, ecr_target
 from imagebuild.errors import ImageBuildError, RegistryError
 from imagebuild.layers import BlobCache
-from imagebuild.platforms import Platform, platform_for
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform, platform_for
 from imagebuild.push import push_image
 from imagebuild.registry import DEFAULT_RETRY_DELAYS, INDEX_TYPES, ImageReference, RegistryClient
 from imagebuild.settings import EnvironmentSettings, load_settings
@@ -215,6 +216,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         **pin,
         "uploaded_bytes": report.uploaded_bytes,
         "image_bytes": report.image_bytes,
+        "bytecode": bytecode.shipped(LAMBDA_PYTHON_VERSION),
         "tags": tags,
     }
 
@@ -261,6 +263,7 @@ def _plan(
         ],
         "bytes_above_base": built.size_above_base,
         "image_bytes": built.size,
+        "bytecode": bytecode.shipped(LAMBDA_PYTHON_VERSION),
         "model_sha256": artifact.model_sha256,
         "would_write": str(settings.pin_file),
     }
@@ -294,6 +297,7 @@ def _docker_path(
                 "builder": "docker",
                 "target": f"{registry_host}/{repository}",
                 "dockerfile": (context / "Dockerfile").read_text(encoding="utf-8"),
+                "bytecode": bytecode.COMPILED_BY_DOCKER,
                 "model_sha256": artifact.model_sha256,
                 "would_write": str(settings.pin_file),
             }
@@ -319,6 +323,7 @@ def _docker_path(
     return {
         "pin_file": str(settings.pin_file),
         **_write_pin(settings, image_uri, artifact),
+        "bytecode": bytecode.COMPILED_BY_DOCKER,
         "tags": tags,
     }
 

@@ -31,9 +31,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from build_support.progress import step
+from build_support.progress import Progress, step
 from imagebuild.runtime_deps import RUNTIME_POLICY, TrimPolicy
-from local_lambda import bench_report
+from local_lambda import bench_report, cgroups
 from local_lambda.bench_payloads import first_answers, payloads
 from local_lambda.deps_size import measure, pinned_extra
 from local_lambda.environment import (
@@ -99,10 +99,15 @@ def cold_start(config: FunctionConfig, payload: Any, logs: Path | None = None) -
     return result
 
 
-def warm_latencies(config: FunctionConfig, payload: Any, requests: int) -> list[float]:
+def warm_latencies(
+    config: FunctionConfig, payload: Any, requests: int, progress: Progress
+) -> list[float]:
+    results = []
     with ExecutionEnvironment(config) as env:
         env.invoke(payload)  # the cold one, not counted
-        results = [env.invoke(payload) for _ in range(requests)]
+        for _ in range(requests):
+            results.append(env.invoke(payload))
+            progress.advance()
     failed = [r for r in results if not r.ok]
     if failed:
         raise BenchmarkError(f"{config.handler}: {len(failed)} warm requests failed")
@@ -181,10 +186,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     progress.advance()
     answers = first_answers(samples["naive"][0].json(), samples["optimized"][0].json())
     warm: dict[str, list[float]] = {}
-    with step(logger, "warm requests", total=2 * args.warm_requests, unit="requests"):
+    with step(logger, "warm requests", total=2 * args.warm_requests, unit="requests") as progress:
         for name in ("naive", "optimized"):
             config = variants[name]
-            warm[name] = warm_latencies(config, variant_payloads[name], args.warm_requests)
+            warm[name] = warm_latencies(
+                config, variant_payloads[name], args.warm_requests, progress
+            )
     with step(logger, "runtime dependency sizes (linux/arm64)"):
         deps = dependency_sizes(args.pyproject, args.deps_cache)
     # What an image model's init adds for Pillow, whichever case runs (text models never
@@ -249,6 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "naive_handler": NAIVE_HANDLER,
             "optimized_handler": OPTIMIZED_HANDLER,
             "cold_start_definition": "runtime process start to first response (median)",
+            "cpu": cgroups.CPU_MODEL,
             "warm_latency_definition": "invocation handed to the runtime to its response",
         },
         "machine": bench_report.machine(),

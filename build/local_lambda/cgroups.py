@@ -20,6 +20,21 @@ parent of all environment cgroups therefore gets ten times the default schedulin
 (``cpu.shares`` 10240 / ``cpu.weight`` 1000): each environment can then reach its quota,
 and the quota bounds what it takes from everything else.
 
+On-demand Lambda does not throttle init: "On-demand Lambda functions use a full vCPU
+(non-throttled) [...] during its initialization phase. For provisioned concurrency, there
+is no cpu burst and goes directly to using proportional vCPU based on the memory
+allocation" (AWS, Effectively running Java on Serverless, "Utilize initialization phase":
+https://serverlessland.com/content/service/lambda/guides/effectively-running-java-on-serverless/init-heavy-lifting).
+So an environment starts with its quota at the microVM's vCPUs (:func:`guest_vcpus`) and
+is throttled to its share once init ends (:meth:`EnvironmentCgroup.end_init_burst`,
+called when the runtime first asks for an invocation); ``init_burst=False`` (a
+provisioned environment's init) applies the share from the start. How many vCPUs the
+microVM has is not on AWS's pages beyond "up to 6 vCPUs at 10,240 MB". Two up to about
+3 GB is taken from a published measurement, which found init faster than the handler at
+every size up to 3 GB and the handler at 3,008 MB on two unthrottled vCPUs
+(https://lucvandonkersgoed.com/2022/04/08/lambda-cold-starts-and-bootstrap-code/);
+``ceil(memory / 1,769)`` above that reaches six at 10,240 MB.
+
 Where the machine's cores are fewer than a size's share, the quota is the whole machine
 and the share is marked ``capped``. Where no cgroup can be written (not root, no
 controllers), :func:`probe` says why once and environments run unthrottled.
@@ -30,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -37,6 +53,8 @@ from pathlib import Path
 
 MB_PER_VCPU = 1769
 MAX_VCPUS = 6
+# A Lambda microVM's vCPUs at the smallest sizes (see the module docstring).
+MIN_GUEST_VCPUS = 2
 PERIOD_US = 100_000
 BASE_NAME = "local-lambda"
 # Ten times the default weight of v1 (1024) and v2 (100); see the module docstring.
@@ -48,6 +66,9 @@ _JOIN_SCRIPT = (
     'n=$1; shift; i=0; while [ "$i" -lt "$n" ]; do '
     f'echo $$ > "$1" || exit {JOIN_FAILED_EXIT}; shift; i=$((i + 1)); done; exec "$@"'
 )
+
+# How environments get CPU, for the reports that measure them.
+CPU_MODEL = "init unthrottled on the microVM's vCPUs (on-demand Lambda), then memory / 1,769 vCPU"
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +85,9 @@ class CpuShare:
     lambda_vcpus: float
     applied_vcpus: float
     quota_us: int
+    # On-demand init: the microVM's vCPUs, unthrottled (capped at this machine's cores).
+    init_vcpus: float
+    init_quota_us: int
     period_us: int = PERIOD_US
 
     @property
@@ -72,12 +96,25 @@ class CpuShare:
         return self.applied_vcpus < self.lambda_vcpus
 
 
+def guest_vcpus(memory_mb: int) -> int:
+    """The vCPUs of a Lambda microVM of ``memory_mb`` (its share may be less)."""
+    return min(MAX_VCPUS, max(MIN_GUEST_VCPUS, math.ceil(memory_mb / MB_PER_VCPU)))
+
+
 def lambda_share(memory_mb: int, cores: int | None = None) -> CpuShare:
-    """``memory / 1,769`` vCPU (at most 6), capped at this machine's ``cores``."""
-    machine = cores if cores is not None else available_cores()
+    """``memory / 1,769`` vCPU (at most 6), capped at this machine's ``cores``; during
+    on-demand init, the microVM's vCPUs."""
+    machine = float(cores if cores is not None else available_cores())
     vcpus = min(MAX_VCPUS, memory_mb / MB_PER_VCPU)
-    applied = min(vcpus, float(machine))
-    return CpuShare(memory_mb, vcpus, applied, max(1000, round(applied * PERIOD_US)))
+    applied = min(vcpus, machine)
+    burst = min(float(guest_vcpus(memory_mb)), machine)
+    return CpuShare(
+        memory_mb, vcpus, applied, _quota_us(applied), burst, _quota_us(burst), PERIOD_US
+    )
+
+
+def _quota_us(vcpus: float) -> int:
+    return max(1000, round(vcpus * PERIOD_US))
 
 
 def available_cores() -> int:
@@ -125,6 +162,19 @@ class EnvironmentCgroup:
             *argv,
         ]
 
+    def end_init_burst(self) -> None:
+        """Throttle to the share from now on (init has ended)."""
+        try:
+            self._limit_cpu(self.share.quota_us)
+        except OSError as exc:
+            raise CgroupError(f"cannot throttle {self.cpu_dir} after init: {exc}") from exc
+
+    def _limit_cpu(self, quota_us: int) -> None:
+        if self.version == 2:
+            _write(self.cpu_dir / "cpu.max", f"{quota_us} {self.share.period_us}")
+        else:
+            _write(self.cpu_dir / "cpu.cfs_quota_us", str(quota_us))
+
     def cpu_stat(self) -> CpuStat:
         fields = _key_values(self.cpu_dir / "cpu.stat")
         throttled = fields.get("throttled_usec")
@@ -165,9 +215,13 @@ class Hierarchy:
     cpu_parent: Path
     memory_parent: Path
 
-    def create(self, name: str, memory_mb: int, cores: int | None = None) -> EnvironmentCgroup:
-        """A new cgroup ``name`` limited to Lambda's share of ``memory_mb``."""
+    def create(
+        self, name: str, memory_mb: int, cores: int | None = None, init_burst: bool = True
+    ) -> EnvironmentCgroup:
+        """A new cgroup ``name`` limited to Lambda's share of ``memory_mb``; with
+        ``init_burst``, to the microVM's vCPUs until :meth:`EnvironmentCgroup.end_init_burst`."""
         share = lambda_share(memory_mb, cores)
+        quota_us = share.init_quota_us if init_burst else share.quota_us
         limit = memory_mb * 1024 * 1024
         cpu_dir = self.cpu_parent / name
         memory_dir = self.memory_parent / name
@@ -176,12 +230,12 @@ class Hierarchy:
             for directory in group.directories:
                 directory.mkdir()
             if self.version == 2:
-                _write(cpu_dir / "cpu.max", f"{share.quota_us} {share.period_us}")
+                group._limit_cpu(quota_us)
                 _write(memory_dir / "memory.max", str(limit))
                 _write_if_present(memory_dir / "memory.swap.max", "0")
             else:
                 _write(cpu_dir / "cpu.cfs_period_us", str(share.period_us))
-                _write(cpu_dir / "cpu.cfs_quota_us", str(share.quota_us))
+                group._limit_cpu(quota_us)
                 _write(memory_dir / "memory.limit_in_bytes", str(limit))
                 # memsw bounds memory + swap; equal to the limit means no swap, as on Lambda.
                 _write_if_present(memory_dir / "memory.memsw.limit_in_bytes", str(limit))
@@ -322,9 +376,10 @@ def probe() -> Hierarchy | Unavailable:
 _counter = iter(range(1, 1 << 62))
 
 
-def for_environment(memory_mb: int) -> EnvironmentCgroup | None:
+def for_environment(memory_mb: int, init_burst: bool = True) -> EnvironmentCgroup | None:
     """A limited cgroup for a new environment, or None where cgroups cannot be written."""
     found = probe()
     if isinstance(found, Unavailable):
         return None
-    return found.create(f"env-{os.getpid()}-{next(_counter)}", memory_mb)
+    name = f"env-{os.getpid()}-{next(_counter)}"
+    return found.create(name, memory_mb, init_burst=init_burst)

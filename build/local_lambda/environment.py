@@ -51,6 +51,9 @@ class FunctionConfig:
     # Lambda's CPU share (memory / 1,769 vCPU) and a memory limit of memory_mb, with
     # cgroups where this machine lets us write them (see local_lambda.cgroups).
     limit_resources: bool = True
+    # On-demand init runs unthrottled on the microVM's vCPUs, the share applies once it
+    # ends; False: the share from the start, as for provisioned concurrency (cgroups).
+    init_cpu_burst: bool = True
 
     @property
     def function_arn(self) -> str:
@@ -145,9 +148,13 @@ class ExecutionEnvironment:
         env = lambda_environment(self.config, self.server.address)
         argv = [self.config.python, "-m", "awslambdaric", self.config.handler]
         if self.config.limit_resources:
-            self.cgroup = cgroups.for_environment(self.config.memory_mb)
+            self.cgroup = cgroups.for_environment(
+                self.config.memory_mb, init_burst=self.config.init_cpu_burst
+            )
             if self.cgroup is not None:
                 argv = self.cgroup.wrap(argv)
+                if self.config.init_cpu_burst:
+                    self.server.state.on_init_done = self._end_init_burst
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             argv,
@@ -246,6 +253,16 @@ class ExecutionEnvironment:
         self.server.stop()
         if self.cgroup is not None:
             self.cgroup.remove()
+
+    def _end_init_burst(self) -> None:
+        if self.cgroup is None:
+            return
+        try:
+            self.cgroup.end_init_burst()
+        except cgroups.CgroupError:
+            if self.cgroup.cpu_dir.exists():
+                raise
+            # Removed meanwhile: the environment was stopped, nothing is left to throttle.
 
     def _exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()

@@ -14,6 +14,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,9 @@ class RuntimeApiState:
         self.first_poll_at: float | None = None
         self.init_error: InitError | None = None
         self.ready = threading.Event()  # init finished: first poll or init error
+        # Called once when init ends (the first poll), before any invocation is handed
+        # over: the environment throttles the CPU to its share there.
+        self.on_init_done: Callable[[], None] | None = None
 
     def submit(self, invocation: Invocation) -> None:
         self.queue.put(invocation)
@@ -81,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             if state.first_poll_at is None:
                 state.first_poll_at = time.perf_counter()
+                if state.on_init_done is not None:
+                    state.on_init_done()
                 state.ready.set()
         invocation = state.queue.get()
         if invocation is None:  # shutting down: wake the poller and end it

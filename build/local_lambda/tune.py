@@ -242,6 +242,7 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
             "cold_start_rate": settings["cold_start_rate"],
             "max_timeout_s": settings["rule"].max_s,
             "handler": settings["handler"],
+            "cpu": cgroups.CPU_MODEL,
         },
         "prices": [p.describe() for p in settings["prices"]],
         "sizes": entries,
@@ -249,7 +250,8 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
         "chart": str(settings["chart"]),
         "notes": [
             "Durations were measured on this machine's CPU under Lambda's CPU share "
-            "(memory / 1,769 vCPU), not on Lambda's; they rank sizes, re-measure before quoting.",
+            "(memory / 1,769 vCPU; init unthrottled on the microVM's vCPUs, as on-demand "
+            "Lambda runs it), not on Lambda's; they rank sizes, re-measure before quoting.",
             "Sizes marked capped asked for more CPU than this machine has; their figures "
             "are at the machine's cores.",
             "arm64 costs assume the durations measured here (no arm64 CPU was used).",

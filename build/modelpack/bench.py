@@ -70,7 +70,7 @@ def _skip_layer_norm_ablation(artifact: Path, runs: int) -> dict[str, Any]:
     fusions, which turn each residual Add + LayerNormalization into SkipLayerNormalization."""
     shipped = ArtifactEmbedder(artifact, threads=1)
     fused = ArtifactEmbedder(artifact, threads=1, disabled_optimizers=())
-    with step(logger, "ablation: SkipLayerNormalization fusion", total=runs, unit="runs"):
+    with step(logger, f"ablation: SkipLayerNormalization fusion, {runs} runs"):
         fused_ms, shipped_ms = _time_pair(
             functools.partial(fused.embed, [LATENCY_TEXT]),
             functools.partial(shipped.embed, [LATENCY_TEXT]),
@@ -106,7 +106,7 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
             naive_load_seconds = time.perf_counter() - started
 
         texts = evaluation_texts()
-        with step(logger, "cosine naive vs artefact", total=len(texts), unit="texts"):
+        with step(logger, f"cosine naive vs artefact, {len(texts)} texts"):
             embedder = ArtifactEmbedder(artifact, threads=2)
             reference = np.concatenate(
                 [np.array(naive.embed(texts[i : i + 8])) for i in range(0, len(texts), 8)]
@@ -126,7 +126,7 @@ def run(report: Path, short_runs: int, batch_runs: int, keep: Path | None) -> di
             optimized = ArtifactEmbedder(artifact, threads=threads)
             for case, batch in inputs.items():
                 runs = short_runs if len(batch) == 1 else batch_runs
-                with step(logger, f"latency {case} threads={threads}", total=runs, unit="runs"):
+                with step(logger, f"latency {case} threads={threads}, {runs} runs"):
                     naive_ms, optimized_ms = _time_pair(
                         functools.partial(naive.embed, batch),
                         functools.partial(optimized.embed, batch),

@@ -92,9 +92,9 @@ def run_case(case: Case, model_dir: Path, images: Path | None, runs: int) -> dic
             ]
             our_logits = ours.image_logits
             one = inputs[:1]
-        with step(logger, "agreement naive vs artefact", total=len(inputs), unit="inputs"):
+        with step(logger, f"agreement naive vs artefact, {len(inputs)} inputs"):
             agreement = _agreement(naive_logits, our_logits, inputs, manifest)
-        with step(logger, "latency, one input, 1 thread", total=runs, unit="runs"):
+        with step(logger, f"latency, one input, 1 thread, {runs} runs"):
             block = max(1, min(10, runs // 6))
             naive_ms, our_ms = latency_samples(
                 [functools.partial(naive_logits, one), functools.partial(our_logits, one)],

@@ -7,7 +7,6 @@ whole artefact unusable: :class:`ArtifactError` says which file and why.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -147,18 +146,13 @@ def verify_file(path: Path, entry: FileEntry, label: str) -> None:
                 "(truncated or replaced)"
             )
         # Hashed early on a thread if the handler started it (ml_runtime.prehash).
-        digest = prehash.digest(path) or _sha256(path)
+        digest = prehash.digest(path) or prehash.file_sha256(path)
     except FileNotFoundError:
         raise ArtifactError(f"{label} is missing") from None
     except OSError as exc:
         raise ArtifactError(f"{label} is unreadable: {exc}") from None
     if digest != entry.sha256:
         raise ArtifactError(f"{label}: sha256 {digest[:12]}… does not match the manifest (corrupt)")
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _field(data: dict[str, Any], name: str, kind: type) -> Any:

@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 from imagebuild.builder import code_layer
-from imagebuild.bytecode import build_python_version, can_compile_for, compile_tree
+from imagebuild.bytecode import build_python_version, can_compile_for, compile_tree, shipped
 from imagebuild.layers import BlobCache
 
 TAG = sys.implementation.cache_tag  # e.g. cpython-311
@@ -70,3 +70,11 @@ def test_code_layer_ships_bytecode_only_for_the_functions_python(tmp_path: Path)
     other = "3.99"
     assert not can_compile_for(other)
     assert list(layer_files(other)) == ["var/task/fn/__init__.py", "var/task/fn/settings.py"]
+
+
+def test_the_push_summary_says_whether_bytecode_ships_and_how_to_get_it() -> None:
+    here = build_python_version()
+    assert shipped(here) == f"compiled for Python {here}"
+    other = shipped("3.99")
+    assert other.startswith(f"not shipped: built with Python {here}, the function runs 3.99")
+    assert "build with Python 3.99 or --builder docker" in other

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from imagebuild.bytecode import shipped
 from imagebuild.cli import main
+from imagebuild.platforms import LAMBDA_PYTHON_VERSION
 from imagebuild.registry import RegistryClient
 
 if TYPE_CHECKING:
@@ -235,6 +237,8 @@ def test_dry_run_shows_the_plan_and_pushes_nothing(
         "code",
     ]
     assert "linux/amd64" in plan["layers"][0]["description"]
+    # Whether the layers carry bytecode for the function's Python, said before pushing.
+    assert plan["bytecode"] == shipped(LAMBDA_PYTHON_VERSION)
     assert not project.pin_file("staging").exists()
     assert registry.tag_digest(project.repository, plan["tags"][0]) is None
 
@@ -294,6 +298,7 @@ def test_docker_builder_dry_run_renders_the_dockerfile_for_the_environment(
     code, plan, err = push(registry, base_image, "--builder", "docker", "--dry-run")
     assert code == 0, err
     assert plan["builder"] == "docker"
+    assert plan["bytecode"] == "compiled inside the base image"
     assert f"FROM --platform=linux/arm64 {base_image} AS function" in plan["dockerfile"]
     assert plan["target"] == f"{registry.host}/{project.repository}"
     assert not project.pin_file().exists()

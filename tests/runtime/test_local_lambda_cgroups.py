@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,16 @@ def hog(event, context):
 """
 
 HALF_VCPU_MB = 1769 // 2
+# A module whose import (the function's init) computes for about 0.4 CPU-seconds.
+HEAVY_INIT = """
+import time
+
+started = time.process_time()
+while time.process_time() - started < 0.4:
+    pass
+
+from resource_handlers import spin  # noqa: E402,F401
+"""
 
 
 @pytest.fixture
@@ -76,6 +87,23 @@ def test_lambda_share_follows_memory_and_is_capped_at_the_machine() -> None:
     assert big.capped
 
 
+def test_init_runs_on_the_microvms_vcpus_capped_at_the_machine() -> None:
+    # Two vCPUs up to about 3 GB, then ceil(memory / 1,769), six at most.
+    assert [cgroups.guest_vcpus(mb) for mb in (128, 1769, 3538, 3539, 8846, 10240)] == [
+        2,
+        2,
+        2,
+        3,
+        6,
+        6,
+    ]
+    small = cgroups.lambda_share(512, cores=2)
+    assert (small.init_vcpus, small.init_quota_us) == (2.0, 200_000)
+    assert small.quota_us == round(512 / 1769 * 100_000)
+    assert cgroups.lambda_share(10240, cores=8).init_quota_us == 600_000
+    assert cgroups.lambda_share(10240, cores=2).init_vcpus == 2.0
+
+
 def test_cpu_bound_function_at_half_a_vcpu_takes_twice_as_long(
     task_root: Path, real_cgroups: cgroups.Hierarchy
 ) -> None:
@@ -103,6 +131,33 @@ def test_cpu_bound_function_at_half_a_vcpu_takes_twice_as_long(
     half_throttled = statistics.median(s.throttled_usec for s in throttled[HALF_VCPU_MB])
     full_throttled = statistics.median(s.throttled_usec for s in throttled[1769])
     assert full_throttled < half_throttled / 4
+
+
+def test_on_demand_init_is_not_throttled_and_a_provisioned_one_is(
+    task_root: Path, real_cgroups: cgroups.Hierarchy
+) -> None:
+    """Init that computes 0.4 CPU-seconds at half a vCPU: on-demand, the quota is the
+    microVM's vCPUs until the first poll, so the kernel never stops it; provisioned, it
+    runs under the share and is stopped. Either way the invocation runs under the share."""
+    (task_root / "heavy_init.py").write_text(HEAVY_INIT)
+    for burst in (True, False):
+        config = replace(
+            _config(task_root, "spin", HALF_VCPU_MB),
+            handler="heavy_init.spin",
+            init_cpu_burst=burst,
+        )
+        with ExecutionEnvironment(config) as env:
+            env.wait_ready()
+            assert env.cgroup is not None
+            after_init = env.cgroup.cpu_stat()
+            result = env.invoke({"n": 2_000_000})
+            assert result.ok, result.body
+            after_invocation = env.cgroup.cpu_stat()
+        if burst:
+            assert after_init.nr_throttled == 0, after_init
+        else:
+            assert after_init.nr_throttled > 0, after_init
+        assert after_invocation.nr_throttled > after_init.nr_throttled
 
 
 def test_exceeding_memory_is_reported_like_lambda_and_the_environment_replaced(
@@ -157,7 +212,12 @@ def test_v2_layout_enables_controllers_and_writes_cpu_max_and_memory_max(tmp_pat
     assert (root / "cgroup.subtree_control").read_text() == "+cpu +memory"
     assert (root / "local-lambda" / "cpu.weight").read_text() == "1000"
     group = found.create("env-1", HALF_VCPU_MB, cores=2)
+    # Init unthrottled on the microVM's two vCPUs, then the share.
+    assert (group.cpu_dir / "cpu.max").read_text() == "200000 100000"
+    group.end_init_burst()
     assert (group.cpu_dir / "cpu.max").read_text() == f"{group.share.quota_us} 100000"
+    provisioned = found.create("env-2", HALF_VCPU_MB, cores=2, init_burst=False)
+    assert (provisioned.cpu_dir / "cpu.max").read_text() == f"{group.share.quota_us} 100000"
     assert (group.memory_dir / "memory.max").read_text() == str(HALF_VCPU_MB * 1024 * 1024)
     wrapped = group.wrap(["python", "-m", "awslambdaric", "h.f"])
     assert wrapped[:2] == ["/bin/sh", "-c"]
@@ -191,6 +251,8 @@ def test_v1_layout_nests_under_the_process_own_cgroups(tmp_path: Path) -> None:
     assert found.cpu_parent == cpu / "session" / "local-lambda"
     assert found.memory_parent == memory / "sessions" / "s1" / "local-lambda"
     group = found.create("env-1", 3008, cores=2)
+    assert (group.cpu_dir / "cpu.cfs_quota_us").read_text() == "200000"
+    group.end_init_burst()
     assert (group.cpu_dir / "cpu.cfs_quota_us").read_text() == str(round(3008 / 1769 * 100_000))
     assert (group.cpu_dir / "cpu.cfs_period_us").read_text() == "100000"
     assert (group.memory_dir / "memory.limit_in_bytes").read_text() == str(3008 * 1024 * 1024)
