@@ -38,6 +38,10 @@ def hog(event, context):
 """
 
 HALF_VCPU_MB = 1769 // 2
+# About 0.25 CPU-seconds here: several CFS periods at half a vCPU, so the quota must
+# stop it (a spin shorter than a period's budget can finish unthrottled, all the more
+# since init's end refills the budget).
+SPIN_ITERATIONS = 8_000_000
 # A module whose import (the function's init) computes for about 0.4 CPU-seconds.
 HEAVY_INIT = """
 import time
@@ -116,7 +120,7 @@ def test_cpu_bound_function_at_half_a_vcpu_takes_twice_as_long(
             env.wait_ready()
             assert env.cgroup is not None
             assert env.cgroup.share.quota_us == round(memory_mb / 1769 * 100_000)
-            result = env.invoke({"n": 2_000_000})
+            result = env.invoke({"n": SPIN_ITERATIONS})
             assert result.ok, result.body
             body = result.json()
             slowdown[memory_mb].append(body["wall_s"] / body["cpu_s"])
@@ -150,7 +154,7 @@ def test_on_demand_init_is_not_throttled_and_a_provisioned_one_is(
             env.wait_ready()
             assert env.cgroup is not None
             after_init = env.cgroup.cpu_stat()
-            result = env.invoke({"n": 2_000_000})
+            result = env.invoke({"n": SPIN_ITERATIONS})
             assert result.ok, result.body
             after_invocation = env.cgroup.cpu_stat()
         if burst:
