@@ -105,7 +105,11 @@ def lambda_environment(config: FunctionConfig, runtime_api: str) -> dict[str, st
         "AWS_LAMBDA_LOG_STREAM_NAME": (
             f"{time.strftime('%Y/%m/%d', now)}/[$LATEST]{secrets.token_hex(16)}"
         ),
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        # Lambda's own name for how this environment was initialised; it is also what
+        # decides the init CPU burst (see FunctionConfig.init_cpu_burst).
+        "AWS_LAMBDA_INITIALIZATION_TYPE": (
+            "on-demand" if config.init_cpu_burst else "provisioned-concurrency"
+        ),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
         "AWS_REGION": config.region,
         "AWS_DEFAULT_REGION": config.region,

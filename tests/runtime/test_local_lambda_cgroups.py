@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 from local_lambda import cgroups
-from local_lambda.environment import OUT_OF_MEMORY, ExecutionEnvironment, FunctionConfig
+from local_lambda.environment import (
+    OUT_OF_MEMORY,
+    ExecutionEnvironment,
+    FunctionConfig,
+    lambda_environment,
+)
 from local_lambda.pool import EnvironmentPool
 from local_lambda.report import report_line
 
@@ -162,6 +167,18 @@ def test_on_demand_init_is_not_throttled_and_a_provisioned_one_is(
         else:
             assert after_init.nr_throttled > 0, after_init
         assert after_invocation.nr_throttled > after_init.nr_throttled
+
+
+def test_the_initialization_type_the_function_sees_matches_its_init_cpu(task_root: Path) -> None:
+    # Powertools, for one, counts no cold start where it reads provisioned-concurrency.
+    on_demand = _config(task_root, "spin", 1024)
+    provisioned = replace(on_demand, init_cpu_burst=False)
+    assert lambda_environment(on_demand, "127.0.0.1:9")["AWS_LAMBDA_INITIALIZATION_TYPE"] == (
+        "on-demand"
+    )
+    assert lambda_environment(provisioned, "127.0.0.1:9")["AWS_LAMBDA_INITIALIZATION_TYPE"] == (
+        "provisioned-concurrency"
+    )
 
 
 def test_exceeding_memory_is_reported_like_lambda_and_the_environment_replaced(
