@@ -21,9 +21,9 @@ from typing import Any
 from build_support import atomic, console, logs
 from build_support.machine import cpu_description
 from build_support.progress import step
-from local_lambda import cgroups, tune_analysis, tune_chart, tune_payloads
+from local_lambda import cgroups, largest_request, tune_analysis, tune_chart, tune_payloads
 from local_lambda.environment import FunctionConfig, task_root_for
-from local_lambda.tune_measure import Plan, measure
+from local_lambda.tune_measure import PayloadRefusedError, Plan, measure
 from local_lambda.tune_prices import ARCHITECTURES, PriceError, prices_for
 
 DEFAULT_SIZES = (512, 1024, 1536, 1769, 2048, 3008, 4096, 6144)
@@ -65,6 +65,17 @@ def add_parser(commands: Any) -> None:
         help="share of invocations that are cold starts, for the INIT part of the cost",
     )
     tune.add_argument("--max-timeout-s", type=int, default=60, help="largest timeout to recommend")
+    tune.add_argument(
+        "--largest-payload",
+        help="the heaviest event the function must answer in time, as JSON text "
+        "(default: built from the runtime's request limits for text and image models)",
+    )
+    tune.add_argument(
+        "--largest-request-runs",
+        type=int,
+        default=3,
+        help="times the heaviest accepted request runs per size, for the timeout (0: none)",
+    )
     tune.add_argument("--handler", default=DEFAULT_HANDLER)
     tune.add_argument("--report", type=Path, help="default: reports/tune-<model>.json")
     tune.add_argument("--chart", type=Path, help="default: the report's path with .png")
@@ -81,6 +92,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(str(exc))
     try:
         report = run(settings)
+    except PayloadRefusedError as exc:
+        logs.event(logger, "tune refused its payload", level=logging.ERROR, error=str(exc))
+        return 2
     except tune_analysis.TuneError as exc:
         logs.event(logger, "tune failed", level=logging.ERROR, error=str(exc))
         return 1
@@ -138,6 +152,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--cold-start-rate {args.cold_start_rate} must lie in [0, 1]")
     if not 1 <= args.max_timeout_s <= tune_analysis.LAMBDA_MAX_TIMEOUT_S:
         raise ValueError(f"--max-timeout-s must lie in 1-{tune_analysis.LAMBDA_MAX_TIMEOUT_S}")
+    if args.largest_request_runs < 0:
+        raise ValueError("--largest-request-runs must be 0 or more")
+    largest = (
+        largest_request.given(args.largest_payload)
+        if args.largest_payload is not None
+        else largest_request.for_manifest(manifest)
+    )
     architectures = [a for a in args.architectures.split(",") if a]
     try:
         prices = [prices_for(a, args.region) for a in architectures]
@@ -158,6 +179,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "discard": args.discard_top_bottom,
         "cold_start_rate": args.cold_start_rate,
         "rule": tune_analysis.TimeoutRule(max_s=args.max_timeout_s),
+        "largest": largest if args.largest_request_runs else None,
+        "largest_runs": args.largest_request_runs,
         "handler": args.handler,
         "report": report,
         "chart": args.chart or report.with_suffix(".png"),
@@ -175,6 +198,8 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
         invocations=settings["invocations"],
         payload_order=settings["order"],
         payloads=[p.event for p in settings["payloads"]],
+        largest=settings["largest"].event if settings["largest"] else None,
+        largest_runs=settings["largest_runs"],
     )
 
     def config_for(memory_mb: int) -> FunctionConfig:
@@ -184,6 +209,8 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
             memory_mb=memory_mb,
             function_name=f"tune-{manifest['name']}",
             environment={"MODEL_DIR": str(settings["artifact"])},
+            # Long enough for the largest request to finish where the timeout allows it.
+            timeout_s=float(settings["rule"].max_s),
         )
 
     with step(logger, "measure memory sizes", total=plan.total_steps, unit="invocations") as bar:
@@ -241,6 +268,11 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
             "discard_top_bottom": settings["discard"],
             "cold_start_rate": settings["cold_start_rate"],
             "max_timeout_s": settings["rule"].max_s,
+            "largest_request": (
+                {"request": settings["largest"].description, "runs": settings["largest_runs"]}
+                if settings["largest"]
+                else None
+            ),
             "handler": settings["handler"],
             "cpu": cgroups.CPU_MODEL,
         },
@@ -255,6 +287,13 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
             "Sizes marked capped asked for more CPU than this machine has; their figures "
             "are at the machine's cores.",
             "arm64 costs assume the durations measured here (no arm64 CPU was used).",
+            (
+                "The timeout covers the payloads' p99.9 and the largest accepted request "
+                f"({settings['largest'].description}); costs come from the payloads alone."
+                if settings["largest"]
+                else "The timeout covers the payloads only (no largest accepted request was "
+                "run: pass one with --largest-payload)."
+            ),
         ],
     }
 
@@ -283,6 +322,7 @@ def _summary(report: dict[str, Any], settings: dict[str, Any]) -> None:
                 f"{warm['mean_trimmed_ms']:.1f}" if warm else "-",
                 f"{warm['p99_ms']:.1f}" if warm else "-",
                 f"{entry['cold_start']['init_ms_median']:.0f}" if warm else "-",
+                _largest_cell(entry),
                 f"{cost['per_million_usd']:.2f}" if cost else "-",
                 ", ".join(marks),
             ]
@@ -309,11 +349,20 @@ def _summary(report: dict[str, Any], settings: dict[str, Any]) -> None:
         [
             console.SummaryTable(
                 "per memory size",
-                ["MB", "mean ms", "p99 ms", "init ms", "USD/M", "marks"],
+                ["MB", "mean ms", "p99 ms", "init ms", "largest ms", "USD/M", "marks"],
                 rows,
             )
         ],
     )
+
+
+def _largest_cell(entry: dict[str, Any]) -> str:
+    largest = entry.get("largest_request")
+    if not largest:
+        return "-"
+    if largest["error"]:
+        return "FAILED"
+    return f"{largest['max_ms']:.0f}"
 
 
 __all__ = ["ARCHITECTURES", "add_parser", "main", "run"]

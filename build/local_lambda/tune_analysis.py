@@ -93,8 +93,22 @@ def size_figures(
     entry["cost"] = {
         p.architecture: _costs(p, billed, init_ms, run.memory_mb, cold_start_rate) for p in prices
     }
-    entry["timeout_s"] = rule.timeout_s(entry["warm"]["p999_ms"])
+    if run.largest_ms or run.largest_error:
+        entry["largest_request"] = {
+            "count": len(run.largest_ms),
+            "max_ms": round(max(run.largest_ms), 3) if run.largest_ms else None,
+            "samples_ms": [round(v, 3) for v in run.largest_ms],
+            "error": run.largest_error,
+        }
+    entry["timeout_s"] = rule.timeout_s(timeout_basis_ms(entry))
     return entry
+
+
+def timeout_basis_ms(entry: dict[str, Any]) -> float:
+    """What the timeout must cover at this size: the payloads' p99.9, or the largest
+    accepted request's slowest run when that is longer."""
+    largest = entry.get("largest_request") or {}
+    return max(float(entry["warm"]["p999_ms"]), float(largest.get("max_ms") or 0.0))
 
 
 def _costs(
@@ -115,12 +129,9 @@ def choose(
     """The size ``strategy`` picks among those that answered, priced for ``architecture``."""
     if strategy not in STRATEGIES:
         raise TuneError(f"strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
-    candidates = [e for e in entries if "cost" in e]
+    candidates = [e for e in entries if "cost" in e and not _largest_failed(e)]
     if not candidates:
-        failures = ", ".join(
-            f"{e['memory_mb']} MB: {'out of memory' if e['out_of_memory'] else e['error']}"
-            for e in entries
-        )
+        failures = ", ".join(f"{e['memory_mb']} MB: {_failure(e)}" for e in entries)
         raise TuneError(f"no memory size answered every invocation ({failures})")
 
     def cost(e: dict[str, Any]) -> float:
@@ -144,6 +155,18 @@ def choose(
     )
 
 
+def _largest_failed(entry: dict[str, Any]) -> bool:
+    return bool((entry.get("largest_request") or {}).get("error"))
+
+
+def _failure(entry: dict[str, Any]) -> str:
+    if entry["out_of_memory"]:
+        return "out of memory"
+    if entry["error"]:
+        return str(entry["error"])
+    return f"the largest accepted request failed ({entry['largest_request']['error']})"
+
+
 def recommendation(
     entries: Sequence[dict[str, Any]],
     strategy: str,
@@ -153,12 +176,23 @@ def recommendation(
 ) -> dict[str, Any]:
     chosen = choose(entries, strategy, balanced_weight, architecture)
     tail_ms = chosen["warm"]["p999_ms"]
+    basis_ms = timeout_basis_ms(chosen)
+    basis = (
+        f"p99.9 {tail_ms:.1f} ms"
+        if basis_ms == tail_ms
+        else f"largest accepted request {basis_ms:.1f} ms"
+    )
     timeout = chosen["timeout_s"]
     if timeout > rule.max_s:
         raise TuneError(
-            f"at {chosen['memory_mb']} MB the measured tail (p99.9 {tail_ms:.0f} ms) needs a "
+            f"at {chosen['memory_mb']} MB the measured {basis} needs a "
             f"timeout of {timeout} s, above --max-timeout-s {rule.max_s}; raise it deliberately "
             f"(Lambda's ceiling is {LAMBDA_MAX_TIMEOUT_S} s) or make the function faster"
+            + (
+                ""
+                if basis_ms == tail_ms
+                else ", or let requests carry less (MAX_RECORDS_PER_REQUEST, MAX_TEXT_CHARS)"
+            )
         )
     costs = chosen["cost"][architecture]
     return {
@@ -175,7 +209,6 @@ def recommendation(
         "cost_per_million_usd": costs["per_million_usd"],
         "capped": chosen["capped"],
         "throttled": chosen["throttled"],
-        "timeout_rule": (
-            f"ceil(p99.9 {tail_ms:.1f} ms x {rule.factor:g} + {rule.margin_s:g} s) = {timeout} s"
-        ),
+        "largest_request_ms": (chosen.get("largest_request") or {}).get("max_ms"),
+        "timeout_rule": (f"ceil({basis} x {rule.factor:g} + {rule.margin_s:g} s) = {timeout} s"),
     }

@@ -6,6 +6,11 @@ rounds: every round visits every size once, in an order that rotates from round 
 (every size goes first once) and reverses on the next pass, so a burst of load on the
 machine lands on all sizes rather than on one.
 A size that runs out of memory is recorded as such and measured no further.
+
+After the rounds, each size's warm environment also serves the heaviest request the
+function accepts (:mod:`local_lambda.largest_request`) a few times, sizes taking turns,
+so the recommended timeout covers it. An answer that is a refusal (a ``statusCode`` of
+400 or more) stops the tune: timing a function's error path says nothing about its work.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from local_lambda.environment import (
 MIN_ROUNDS = 4
 
 
+class PayloadRefusedError(ValueError):
+    """The function refused a payload the tune sends (its answer is a 4xx or 5xx)."""
+
+
 @dataclass
 class SizeRun:
     """What was measured at one memory size."""
@@ -42,6 +51,9 @@ class SizeRun:
     error: str | None = None
     nr_throttled: int = 0
     throttled_ms: float = 0.0
+    # The heaviest accepted request, in the warm environment; why it did not finish.
+    largest_ms: list[float] = field(default_factory=list)
+    largest_error: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -57,6 +69,8 @@ class Plan:
     invocations: int
     payload_order: list[int]  # index of the payload for each warm invocation
     payloads: list[Any]
+    largest: Any | None = None  # the heaviest accepted request, or None
+    largest_runs: int = 0
 
     @property
     def rounds(self) -> int:
@@ -64,7 +78,8 @@ class Plan:
 
     @property
     def total_steps(self) -> int:
-        return len(self.sizes) * (self.cold_starts + self.invocations)
+        largest = self.largest_runs if self.largest is not None else 0
+        return len(self.sizes) * (self.cold_starts + self.invocations + largest)
 
 
 def round_order(sizes: list[int], round_index: int) -> list[int]:
@@ -90,6 +105,7 @@ class _Size:
     def record(self, result: InvocationResult, cold: bool) -> None:
         run = self.run
         run.max_memory_used_mb = max(run.max_memory_used_mb, result.max_memory_used_mb)
+        _refuse_refusals(result, "a --payload or --payload-file event")
         if result.error_type == OUT_OF_MEMORY:
             run.out_of_memory = True
         elif not result.ok:
@@ -126,6 +142,21 @@ class _Size:
             self.record(self.warm.invoke(payload), cold=False)
             advance()
 
+    def largest_request(self, event: Any) -> None:
+        if self.run.failed or self.run.largest_error or self.warm is None:
+            return
+        result = self.warm.invoke(event)
+        run = self.run
+        run.max_memory_used_mb = max(run.max_memory_used_mb, result.max_memory_used_mb)
+        _refuse_refusals(result, "the largest accepted request")
+        if result.ok:
+            run.largest_ms.append(result.duration_ms)
+            return
+        what = "out of memory" if result.error_type == OUT_OF_MEMORY else result.error_type
+        run.largest_error = f"{what}: {result.body[:300].decode(errors='replace')}"
+        if not self.warm.alive:  # a timeout or out of memory ends the environment
+            self.finish()
+
     def finish(self) -> None:
         if self.warm is not None:
             self._collect(self.warm)
@@ -154,7 +185,29 @@ def measure(
                     size.cold_start(plan.payloads[plan.payload_order[0]], keep=round_index == 0)
                     advance()
                 size.warm_invocations(plan, warm_chunks[round_index], advance)
+        if plan.largest is not None:
+            for round_index in range(plan.largest_runs):
+                for memory_mb in round_order(plan.sizes, round_index):
+                    sizes[memory_mb].largest_request(plan.largest)
+                    advance()
     finally:
         for size in sizes.values():
             size.finish()
     return [sizes[m].run for m in plan.sizes]
+
+
+def _refuse_refusals(result: InvocationResult, what: str) -> None:
+    """Raise when the function answered ``what`` with an error status."""
+    if not result.ok:
+        return
+    try:
+        answer = result.json()
+    except ValueError:
+        return
+    status = answer.get("statusCode") if isinstance(answer, dict) else None
+    if isinstance(status, int) and status >= 400:
+        raise PayloadRefusedError(
+            f"the function answered {what} with status {status}: "
+            f"{result.body[:300].decode(errors='replace')}; tune times the function's work, "
+            "so send an event it accepts (try it with `local-lambda invoke` first)"
+        )

@@ -30,6 +30,10 @@ locals {
   )
   environment = merge(var.environment_variables, local.contract_environment)
 
+  # The S3 flow stops taking records once less than this is left of an invocation, so a
+  # timeout at or under it can never finish an object (ml_runtime's S3_STOP_MARGIN_MS).
+  s3_stop_margin_ms = try(tonumber(var.environment_variables["S3_STOP_MARGIN_MS"]), 10000)
+
   # IAM role names are at most 64 characters: "<function_name>-exec" would be 69 for a
   # 64-character function name, so long names are cut and keep a hash to stay unique.
   role_name = length(var.function_name) <= 59 ? "${var.function_name}-exec" : "${substr(var.function_name, 0, 50)}-${substr(sha256(var.function_name), 0, 8)}-exec"
@@ -351,6 +355,11 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = var.efs == null || var.vpc_config != null
       error_message = "efs needs vpc_config: Lambda reaches EFS mount targets only from inside the VPC (pass the subnets and the function security group)."
+    }
+
+    precondition {
+      condition     = var.s3_batch == null || var.timeout * 1000 > local.s3_stop_margin_ms
+      error_message = "The S3 flow needs a timeout longer than its stop margin (S3_STOP_MARGIN_MS, 10,000 ms unless set in environment_variables): each invocation stops taking records once less than that is left, so this timeout could never finish an object. Batch work suits minutes (the S3 flow uses the whole timeout and resumes large objects); raise timeout, or lower S3_STOP_MARGIN_MS."
     }
 
     precondition {

@@ -63,9 +63,13 @@ def test_tune_measures_sizes_and_writes_report_and_chart(
         assert size["throttled"] == (not report["machine"]["unthrottled"])
         assert set(size["cost"]) == {"arm64", "x86_64"}
         assert size["max_memory_used_mb"] > 0
+        # The heaviest request the runtime accepts ran too, and the timeout covers it.
+        assert size["largest_request"]["count"] == 3 and size["largest_request"]["error"] is None
+        assert size["timeout_s"] >= size["largest_request"]["max_ms"] / 1000 + 1
     best = report["recommendation"]
     assert best["memory_mb"] in (512, 1024)
     assert best["timeout_s"] >= best["p999_ms"] / 1000 + 1
+    assert report["settings"]["largest_request"]["runs"] == 3
     assert best["timeout_s"] <= 60
     assert report["settings"]["payloads"][0]["weight"] == 3
     assert report_path.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,6 +96,23 @@ def test_bad_tune_inputs_are_refused_and_nothing_is_written(
     assert "no readable manifest.json" in capsys.readouterr().err
     assert not report.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_payload_the_function_refuses_stops_the_tune(
+    text_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "tune.json"
+    code = _tune(
+        [
+            "--artifact", str(text_artifact), "--payload", '{"foo": 1}', "--memory-sizes", "512",
+            "--invocations", "5", "--cold-starts", "1", "--report", str(report),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "answered a --payload or --payload-file event with status 400" in err
+    assert "unknown field(s) 'foo'" in err
+    assert not report.exists()
 
 
 def test_a_size_that_runs_out_of_memory_is_reported_not_crashed(tmp_path: Path) -> None:

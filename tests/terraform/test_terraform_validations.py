@@ -491,6 +491,20 @@ PRECONDITIONS: list[tuple[str, str, dict[str, Any], str]] = [
         "alerts.topic_arns",
     ),
     (
+        # The S3 flow stops taking records with S3_STOP_MARGIN_MS (10 s) left: at a 10 s
+        # timeout every object would fail before its first record.
+        "s3-batch-timeout-within-stop-margin",
+        "lambda_function",
+        {"s3_batch": BATCH, "timeout": 10},
+        "The S3 flow needs a timeout longer than its stop margin (S3_STOP_MARGIN_MS",
+    ),
+    (
+        "s3-batch-timeout-within-own-stop-margin",
+        "lambda_function",
+        {"s3_batch": BATCH, "timeout": 60, "environment_variables": {"S3_STOP_MARGIN_MS": "90000"}},
+        "this timeout could never finish an object",
+    ),
+    (
         "batch-operations-without-s3-batch",
         "lambda_function",
         {"batch_operations": {"manifest_bucket": "manifests", "report_bucket": "reports"}},
