@@ -65,6 +65,22 @@ def _short(value: object) -> str:
     return text if " " not in text else json.dumps(text)
 
 
+class _QuietThirdParty(logging.Filter):
+    """Drops ONNX Runtime's transformer optimiser chatter below WARNING.
+
+    Its modules log each fusion at INFO ("Fused Gelu: 6", "Removed 273 nodes") under bare
+    module names (``onnx_model``, ``fusion_attention``…, since it imports them from its
+    own directory), so no parent logger's level reaches them all; their files' location
+    does. The build logs what it concluded from the optimiser itself. ``LOG_LEVEL=DEBUG``
+    shows everything.
+    """
+
+    _LOCATION = f"{os.sep}onnxruntime{os.sep}transformers{os.sep}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or self._LOCATION not in record.pathname
+
+
 class _ConsoleHandler(logging.Handler):
     """Writes formatted records through the shared stderr console (above live progress)."""
 
@@ -90,9 +106,12 @@ def configure(level: str | None = None, fmt: str | None = None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(KeyValueFormatter())
+    chosen_level = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
+    if chosen_level != "DEBUG":
+        handler.addFilter(_QuietThirdParty())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    root.setLevel(chosen_level)
 
 
 def event(

@@ -136,3 +136,34 @@ def test_cpu_description_names_the_int8_extensions(tmp_path: Path) -> None:
         "cpu_int8_extensions": ["asimddp", "i8mm"],
     }
     assert cpu_description(tmp_path / "absent") == {}
+
+
+def test_onnx_runtime_optimiser_chatter_is_dropped_unless_debugging(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+    from onnxruntime.transformers.onnx_model import OnnxModel
+
+    def prune_a_dead_node() -> None:
+        # A graph with one node nothing reads: the optimiser's pruning logs it at INFO.
+        graph = helper.make_graph(
+            [
+                helper.make_node("Identity", ["x"], ["y"]),
+                helper.make_node("Identity", ["x"], ["unused"]),
+            ],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        )
+        OnnxModel(onnx.ModelProto(graph=graph)).prune_graph()
+
+    logs.configure(fmt="json")
+    prune_a_dead_node()
+    logs.event(logging.getLogger("modelpack.optimize"), "ours")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["event"] for line in lines] == ["ours"]
+    logs.configure(level="DEBUG", fmt="json")
+    prune_a_dead_node()
+    assert "Removed 1 nodes" in capsys.readouterr().err
+    logs.configure(fmt="json")
