@@ -26,6 +26,8 @@ FAULTY = """
 import os
 import time
 
+time.sleep(float(os.environ.get("INIT_SLEEP_S", "0")))  # a slow init, when asked for
+
 
 def sleepy(event, context):
     time.sleep(event.get("sleep", 0))
@@ -36,6 +38,12 @@ def crash(event, context):
     if event.get("crash"):
         os._exit(3)
     return {"pid": os.getpid()}
+
+
+def deadline(event, context):
+    at_start = context.get_remaining_time_in_millis()
+    time.sleep(event.get("sleep", 0))
+    return {"remaining_at_start_ms": at_start}
 """
 
 
@@ -226,6 +234,47 @@ def test_function_timeout_and_crash_are_reported_like_lambda(faulty_root: Path) 
         assert crashed.error_type == "Runtime.ExitError"
         replaced = pool.invoke({})  # a fresh environment took the dead one's place
         assert replaced.ok and replaced.json()["pid"] != first_pid.json()["pid"]
+
+
+def faulty_config(root: Path, handler: str, init_sleep_s: float, **settings: Any) -> FunctionConfig:
+    return FunctionConfig(
+        handler=f"faulty_handler.{handler}",
+        task_root=root,
+        environment={"INIT_SLEEP_S": str(init_sleep_s)},
+        **settings,
+    )
+
+
+def test_a_cold_invocation_gets_the_whole_timeout_after_a_slow_init(faulty_root: Path) -> None:
+    """Init has its own limit: a 2 s init leaves the first invocation its full 2 s."""
+    config = faulty_config(faulty_root, "deadline", init_sleep_s=2.0, timeout_s=2.0)
+    with ExecutionEnvironment(config) as env:
+        cold = env.invoke({"sleep": 0.5})
+    assert cold.ok, cold.body
+    assert cold.init_duration_ms is not None and cold.init_duration_ms >= 2000
+    # Counted from init's start the deadline would be gone; from the hand-over it is ~2 s.
+    assert 1000 < cold.json()["remaining_at_start_ms"] <= 2000
+
+
+def test_a_cold_invocation_that_overruns_its_timeout_is_cut_off(faulty_root: Path) -> None:
+    config = faulty_config(faulty_root, "deadline", init_sleep_s=1.0, timeout_s=1.0)
+    with ExecutionEnvironment(config) as env:
+        cold = env.invoke({"sleep": 5})
+        assert not env.alive
+    assert cold.error_type == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in cold.body.decode()
+    assert cold.init_duration_ms is not None  # init finished: the invocation's limit struck
+
+
+def test_an_init_past_its_own_limit_says_so(faulty_root: Path) -> None:
+    config = faulty_config(faulty_root, "deadline", 3.0, timeout_s=30.0, init_timeout_s=1.0)
+    with ExecutionEnvironment(config) as env:
+        cold = env.invoke({})
+    assert cold.error_type == "Sandbox.Timedout"
+    assert "Init timed out after 1.00 seconds (init_timeout_s" in cold.body.decode()
+    with ExecutionEnvironment(config) as env, pytest.raises(EnvironmentFailedError) as caught:
+        env.wait_ready()
+    assert "Init timed out after 1.00 seconds (init_timeout_s" in str(caught.value)
 
 
 def test_parallel_load_on_several_environments(text_artifact: Path, tmp_path: Path) -> None:
