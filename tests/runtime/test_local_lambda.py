@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -62,7 +65,9 @@ def faulty_root(tmp_path: Path) -> Path:
     return root
 
 
-def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> None:
+def test_cli_invoke_piped_prints_one_json_document_and_reports_on_stderr(
+    text_artifact: Path,
+) -> None:
     run = subprocess.run(
         [
             sys.executable,
@@ -82,8 +87,9 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    body, report = run.stdout.rsplit("\n", 2)[0], run.stdout.strip().splitlines()[-1]
-    assert len(json.loads(body)["embeddings"][0]) == 8
+    # stdout is a pipe: the whole of it is the result, for `| jq`.
+    assert len(json.loads(run.stdout)["embeddings"][0]) == 8
+    report = run.stderr.strip().splitlines()[-1]  # after the function's logs
     assert report.startswith("REPORT RequestId: ")
     for field in (
         "Duration:",
@@ -95,7 +101,7 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
         assert field in report
     logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
     loaded = next(entry for entry in logs if entry.get("message") == "model loaded")
-    assert loaded["intra_op_threads"] == min(2, len(__import__("os").sched_getaffinity(0)))
+    assert loaded["intra_op_threads"] == min(2, len(os.sched_getaffinity(0)))
     # Where init went: parts in order that add up to init_ms (each rounded to 0.1 ms).
     split = loaded["init_split_ms"]
     assert list(split) == [
@@ -119,6 +125,39 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
         "InferenceTime",
         "BatchSize",
     } <= metric_names
+
+
+def _cli_invoke(root: Path, event: str, *options: str) -> list[str]:
+    return [
+        sys.executable, "-m", "local_lambda.cli", "invoke", "--handler",
+        "faulty_handler.deadline", "--task-root", str(root), "--payload", event, *options,
+    ]  # fmt: skip
+
+
+def test_cli_invoke_function_error_piped_is_still_one_json_document(faulty_root: Path) -> None:
+    command = _cli_invoke(faulty_root, '{"sleep": 5}', "--timeout-s", "1")
+    run = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert run.returncode == 1
+    assert json.loads(run.stdout)["errorMessage"] == "Task timed out after 1.00 seconds"
+    report = next(line for line in run.stderr.splitlines() if line.startswith("REPORT "))
+    assert report.endswith("Status: error\tError Type: Sandbox.Timedout")
+
+
+def test_cli_invoke_on_a_terminal_prints_the_report_after_the_result(faulty_root: Path) -> None:
+    main, terminal = pty.openpty()
+    with subprocess.Popen(
+        _cli_invoke(faulty_root, "{}"), stdout=terminal, stderr=subprocess.DEVNULL
+    ) as process:
+        os.close(terminal)
+        output = b""
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while chunk := os.read(main, 65536):
+                output += chunk
+        os.close(main)
+        assert process.wait(60) == 0
+    lines = output.decode().replace("\r\n", "\n").strip().splitlines()
+    assert lines[-1].startswith("REPORT RequestId: ")
+    assert json.loads("\n".join(lines[:-1]))["remaining_at_start_ms"] > 0
 
 
 def test_cli_refuses_an_invalid_event() -> None:
