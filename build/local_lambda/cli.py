@@ -6,9 +6,11 @@
     local-lambda serve --artifact DIR --port 9000 --max-concurrency 4
     local-lambda tune --artifact DIR --payload '{"texts": ["hello"]}'   (see local_lambda.tune)
 
-``invoke``: the function's own logs go to stderr; the result (pretty JSON) and Lambda's
-REPORT line go to stdout. The exit status is 0 when the function answered without a
-function error. ``serve``: see :mod:`local_lambda.serve`.
+``invoke``: the function's own logs go to stderr, the result (pretty JSON) to stdout.
+Lambda's REPORT line follows the result on a terminal; piped (or with ``LOG_FORMAT=json``)
+it goes to stderr instead, so that stdout is one JSON document (``| jq`` works). The exit
+status is 0 when the function answered without a function error. ``serve``: see
+:mod:`local_lambda.serve`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from build_support import console
 from local_lambda import tune
 from local_lambda.environment import (
     ACCOUNT_ID,
@@ -159,7 +162,8 @@ def _invoke(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(json.dumps(body, indent=2) if body is not None else "null")
     if not result.ok:
         print(f"function error: {result.error_type}", file=sys.stderr)
-    print(report_line(result))
+    # A person reads both together; a pipe gets the result alone, the REPORT with the logs.
+    print(report_line(result), file=sys.stdout if console.human_summary() else sys.stderr)
     return 0 if result.ok else 1
 
 

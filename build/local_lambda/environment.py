@@ -182,15 +182,13 @@ class ExecutionEnvironment:
 
     def wait_ready(self) -> None:
         """Block until init has finished; raise if it failed or timed out."""
-        deadline = time.monotonic() + self.config.init_timeout_s
         state = self.server.state
         while not state.ready.wait(0.05):
             if not self.alive:
                 raise EnvironmentFailedError(f"runtime exited during init: {self._exit_reason()}")
-            if time.monotonic() > deadline:
+            if self._init_overdue():
                 self.stop()
-                limit = self.config.init_timeout_s
-                raise EnvironmentFailedError(f"init did not finish in {limit} s")
+                raise EnvironmentFailedError(self._init_timeout_message())
         if state.init_error is not None:
             error = state.init_error
             detail = error.body.decode(errors="replace")
@@ -211,13 +209,10 @@ class ExecutionEnvironment:
         cold = self.invocations == 0
         self.invocations += 1
         request_id = request_id or str(uuid.uuid4())
-        deadline_ms = int((time.time() + self.config.timeout_s) * 1000)
-        invocation = Invocation(request_id, data, deadline_ms, self.config.function_arn)
+        invocation = Invocation(request_id, data, self.config.timeout_s, self.config.function_arn)
         state = self.server.state
+        submitted = time.perf_counter()
         state.submit(invocation)
-        limit = (
-            time.monotonic() + self.config.timeout_s + (self.config.init_timeout_s if cold else 0)
-        )
         while not invocation.done.wait(0.02):
             if state.init_error is not None:
                 return self._result(
@@ -225,11 +220,43 @@ class ExecutionEnvironment:
                 )
             if not self.alive:
                 return self._exited(invocation, cold)
-            if time.monotonic() > limit:
+            overrun = self._overrun(invocation, submitted)
+            if overrun is not None:
+                # Measured before the kill: the duration stops at the limit, and the peak
+                # memory is still readable.
+                result = self._result(invocation, cold, "Sandbox.Timedout", _error_body(overrun))
                 self.stop()
-                message = f"Task timed out after {self.config.timeout_s:.2f} seconds"
-                return self._result(invocation, cold, "Sandbox.Timedout", _error_body(message))
+                return result
         return self._result(invocation, cold, invocation.error_type, invocation.body)
+
+    def _overrun(self, invocation: Invocation, submitted: float) -> str | None:
+        """The limit an unanswered invocation has overrun, as its error message, or None.
+
+        As on Lambda, init and the invocation have separate limits: the function's timeout
+        runs from when the runtime receives the event (after init on a cold start).
+        """
+        now = time.perf_counter()
+        timeout = self.config.timeout_s
+        task_timed_out = f"Task timed out after {timeout:.2f} seconds"  # Lambda's wording
+        if invocation.sent_at is not None:
+            return task_timed_out if now > invocation.sent_at + timeout else None
+        first_poll = self.server.state.first_poll_at
+        if first_poll is None:
+            return self._init_timeout_message() if self._init_overdue() else None
+        # Init is over but the runtime has not taken the event (still busy with the last
+        # one, or hung): bound that wait by the timeout too, from when it could have.
+        return task_timed_out if now > max(submitted, first_poll) + timeout else None
+
+    def _init_overdue(self) -> bool:
+        """Init (process start to first poll) has run past ``init_timeout_s``."""
+        return time.perf_counter() > self.started_at + self.config.init_timeout_s
+
+    def _init_timeout_message(self) -> str:
+        return (
+            f"Init timed out after {self.config.init_timeout_s:.2f} seconds (init_timeout_s, "
+            "the init phase's own limit; the function timeout starts after it): make init "
+            "faster or raise FunctionConfig.init_timeout_s"
+        )
 
     def memory_mb(self) -> tuple[float, float]:
         """(current RSS, peak RSS) of the runtime process in MB, from /proc."""

@@ -30,13 +30,22 @@ class Invocation:
 
     request_id: str
     payload: bytes
-    deadline_ms: int
+    timeout_s: float
     function_arn: str
+    # Both set by hand_over: the function's timeout runs from there, not from submission
+    # (on a cold start the event waits for init, which has its own limit).
     sent_at: float | None = None
+    deadline_ms: int | None = None
     answered_at: float | None = None
     body: bytes = b""
     error_type: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+
+    def hand_over(self) -> int:
+        """The runtime receives the event now: start its timeout; the deadline (epoch ms)."""
+        self.deadline_ms = int((time.time() + self.timeout_s) * 1000)
+        self.sent_at = time.perf_counter()
+        return self.deadline_ms
 
 
 @dataclass
@@ -95,13 +104,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with state.lock:
             state.in_flight[invocation.request_id] = invocation
-        invocation.sent_at = time.perf_counter()
+        deadline_ms = invocation.hand_over()
         self._reply(
             HTTPStatus.OK,
             invocation.payload,
             {
                 "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
                 "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
                 "Lambda-Runtime-Trace-Id": f"Root=1-{invocation.request_id[:8]}-local;Sampled=0",
             },

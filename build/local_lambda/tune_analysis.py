@@ -61,7 +61,8 @@ def size_figures(
         "lambda_vcpus": round(run.share.lambda_vcpus, 3),
         "applied_vcpus": round(run.share.applied_vcpus, 3),
         "capped": run.share.capped,
-        "throttled": run.limited,
+        "cpu_limited": run.limited,  # ran under the CPU share (cgroups), throttled or not
+        "throttled": run.nr_throttled > 0,  # the quota actually stopped it
         "out_of_memory": run.out_of_memory,
         "error": run.error,
         "max_memory_used_mb": math.ceil(run.max_memory_used_mb),

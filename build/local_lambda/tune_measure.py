@@ -41,7 +41,7 @@ class SizeRun:
 
     memory_mb: int
     share: CpuShare
-    limited: bool = False
+    limited: bool = False  # Lambda's CPU share and memory limit applied (a cgroup)
     init_ms: list[float] = field(default_factory=list)
     cold_start_ms: list[float] = field(default_factory=list)
     cold_duration_ms: list[float] = field(default_factory=list)
@@ -49,6 +49,7 @@ class SizeRun:
     max_memory_used_mb: float = 0.0
     out_of_memory: bool = False
     error: str | None = None
+    # What the kernel counted (cpu.stat): periods the quota stopped it in, and for how long.
     nr_throttled: int = 0
     throttled_ms: float = 0.0
     # The heaviest accepted request, in the warm environment; why it did not finish.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +29,8 @@ FAULTY = """
 import os
 import time
 
+time.sleep(float(os.environ.get("INIT_SLEEP_S", "0")))  # a slow init, when asked for
+
 
 def sleepy(event, context):
     time.sleep(event.get("sleep", 0))
@@ -36,6 +41,12 @@ def crash(event, context):
     if event.get("crash"):
         os._exit(3)
     return {"pid": os.getpid()}
+
+
+def deadline(event, context):
+    at_start = context.get_remaining_time_in_millis()
+    time.sleep(event.get("sleep", 0))
+    return {"remaining_at_start_ms": at_start}
 """
 
 
@@ -54,7 +65,9 @@ def faulty_root(tmp_path: Path) -> Path:
     return root
 
 
-def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> None:
+def test_cli_invoke_piped_prints_one_json_document_and_reports_on_stderr(
+    text_artifact: Path,
+) -> None:
     run = subprocess.run(
         [
             sys.executable,
@@ -74,8 +87,9 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    body, report = run.stdout.rsplit("\n", 2)[0], run.stdout.strip().splitlines()[-1]
-    assert len(json.loads(body)["embeddings"][0]) == 8
+    # stdout is a pipe: the whole of it is the result, for `| jq`.
+    assert len(json.loads(run.stdout)["embeddings"][0]) == 8
+    report = run.stderr.strip().splitlines()[-1]  # after the function's logs
     assert report.startswith("REPORT RequestId: ")
     for field in (
         "Duration:",
@@ -87,7 +101,7 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
         assert field in report
     logs = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
     loaded = next(entry for entry in logs if entry.get("message") == "model loaded")
-    assert loaded["intra_op_threads"] == min(2, len(__import__("os").sched_getaffinity(0)))
+    assert loaded["intra_op_threads"] == min(2, len(os.sched_getaffinity(0)))
     # Where init went: parts in order that add up to init_ms (each rounded to 0.1 ms).
     split = loaded["init_split_ms"]
     assert list(split) == [
@@ -111,6 +125,39 @@ def test_cli_invoke_prints_the_result_and_a_report_line(text_artifact: Path) -> 
         "InferenceTime",
         "BatchSize",
     } <= metric_names
+
+
+def _cli_invoke(root: Path, event: str, *options: str) -> list[str]:
+    return [
+        sys.executable, "-m", "local_lambda.cli", "invoke", "--handler",
+        "faulty_handler.deadline", "--task-root", str(root), "--payload", event, *options,
+    ]  # fmt: skip
+
+
+def test_cli_invoke_function_error_piped_is_still_one_json_document(faulty_root: Path) -> None:
+    command = _cli_invoke(faulty_root, '{"sleep": 5}', "--timeout-s", "1")
+    run = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert run.returncode == 1
+    assert json.loads(run.stdout)["errorMessage"] == "Task timed out after 1.00 seconds"
+    report = next(line for line in run.stderr.splitlines() if line.startswith("REPORT "))
+    assert report.endswith("Status: error\tError Type: Sandbox.Timedout")
+
+
+def test_cli_invoke_on_a_terminal_prints_the_report_after_the_result(faulty_root: Path) -> None:
+    main, terminal = pty.openpty()
+    with subprocess.Popen(
+        _cli_invoke(faulty_root, "{}"), stdout=terminal, stderr=subprocess.DEVNULL
+    ) as process:
+        os.close(terminal)
+        output = b""
+        with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+            while chunk := os.read(main, 65536):
+                output += chunk
+        os.close(main)
+        assert process.wait(60) == 0
+    lines = output.decode().replace("\r\n", "\n").strip().splitlines()
+    assert lines[-1].startswith("REPORT RequestId: ")
+    assert json.loads("\n".join(lines[:-1]))["remaining_at_start_ms"] > 0
 
 
 def test_cli_refuses_an_invalid_event() -> None:
@@ -226,6 +273,47 @@ def test_function_timeout_and_crash_are_reported_like_lambda(faulty_root: Path) 
         assert crashed.error_type == "Runtime.ExitError"
         replaced = pool.invoke({})  # a fresh environment took the dead one's place
         assert replaced.ok and replaced.json()["pid"] != first_pid.json()["pid"]
+
+
+def faulty_config(root: Path, handler: str, init_sleep_s: float, **settings: Any) -> FunctionConfig:
+    return FunctionConfig(
+        handler=f"faulty_handler.{handler}",
+        task_root=root,
+        environment={"INIT_SLEEP_S": str(init_sleep_s)},
+        **settings,
+    )
+
+
+def test_a_cold_invocation_gets_the_whole_timeout_after_a_slow_init(faulty_root: Path) -> None:
+    """Init has its own limit: a 2 s init leaves the first invocation its full 2 s."""
+    config = faulty_config(faulty_root, "deadline", init_sleep_s=2.0, timeout_s=2.0)
+    with ExecutionEnvironment(config) as env:
+        cold = env.invoke({"sleep": 0.5})
+    assert cold.ok, cold.body
+    assert cold.init_duration_ms is not None and cold.init_duration_ms >= 2000
+    # Counted from init's start the deadline would be gone; from the hand-over it is ~2 s.
+    assert 1000 < cold.json()["remaining_at_start_ms"] <= 2000
+
+
+def test_a_cold_invocation_that_overruns_its_timeout_is_cut_off(faulty_root: Path) -> None:
+    config = faulty_config(faulty_root, "deadline", init_sleep_s=1.0, timeout_s=1.0)
+    with ExecutionEnvironment(config) as env:
+        cold = env.invoke({"sleep": 5})
+        assert not env.alive
+    assert cold.error_type == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in cold.body.decode()
+    assert cold.init_duration_ms is not None  # init finished: the invocation's limit struck
+
+
+def test_an_init_past_its_own_limit_says_so(faulty_root: Path) -> None:
+    config = faulty_config(faulty_root, "deadline", 3.0, timeout_s=30.0, init_timeout_s=1.0)
+    with ExecutionEnvironment(config) as env:
+        cold = env.invoke({})
+    assert cold.error_type == "Sandbox.Timedout"
+    assert "Init timed out after 1.00 seconds (init_timeout_s" in cold.body.decode()
+    with ExecutionEnvironment(config) as env, pytest.raises(EnvironmentFailedError) as caught:
+        env.wait_ready()
+    assert "Init timed out after 1.00 seconds (init_timeout_s" in str(caught.value)
 
 
 def test_parallel_load_on_several_environments(text_artifact: Path, tmp_path: Path) -> None:

@@ -415,6 +415,26 @@ def test_the_runtime_routes_over_http_and_the_invoke_api(runtime_server: ServePr
     assert len(json.loads(answer["Payload"].read())["embeddings"][0]) == 8
 
 
+def test_invocations_without_metrics_add_no_warning_to_the_logs(
+    text_artifact: Path, tmp_path: Path
+) -> None:
+    """Without --log-dir the function's output shares the server's stderr: it stays JSON
+    lines even for invocations that record no metric (warm health checks, a 405)."""
+    options = ["--artifact", str(text_artifact), "--max-concurrency", "1"]
+    texts = json.dumps({"texts": ["hello lambda"]}).encode()
+    with ServeProcess(options, tmp_path / "serve.log") as server:
+        for _ in range(2):  # the first, cold, flushes init's metrics; the second has none
+            assert call(server.url, "GET", "/health")[0] == 200
+        assert call(server.url, "GET", "/embed")[0] == 405
+        posted = call(server.url, "POST", "/embed", texts, [("Content-Type", "application/json")])
+        assert posted[0] == 200
+    log = (tmp_path / "serve.log").read_text()
+    assert "UserWarning" not in log and "No application metrics" not in log, log[-3000:]
+    # Metrics that were recorded are still published, as embedded-metric JSON lines.
+    published = [json.loads(line) for line in log.splitlines() if '"_aws"' in line]
+    assert any("InferenceTime" in record for record in published)
+
+
 def test_a_real_load_generator_loses_nothing(runtime_server: ServeProcess, tmp_path: Path) -> None:
     """Locust, headless: a few hundred requests, every one answered, none throttled."""
     reported_before = len(runtime_server.reports())

@@ -60,7 +60,8 @@ def test_tune_measures_sizes_and_writes_report_and_chart(
         assert size["warm"]["count"] == 6
         assert size["cold_start"]["count"] == 1
         assert size["cold_start"]["init_ms_median"] > 0
-        assert size["throttled"] == (not report["machine"]["unthrottled"])
+        assert size["cpu_limited"] == (not report["machine"]["unthrottled"])
+        assert size["throttled"] == (size["cpu_quota"]["nr_throttled"] > 0)
         assert set(size["cost"]) == {"arm64", "x86_64"}
         assert size["max_memory_used_mb"] > 0
         # The heaviest request the runtime accepts ran too, and the timeout covers it.
@@ -171,6 +172,17 @@ def test_cost_per_million_is_billed_duration_times_memory_plus_requests() -> Non
     )
     # timeout from the tail (max of warm and cold samples): ceil(50 ms x 2 + 1 s) = 2 s
     assert entry["timeout_s"] == 2
+
+
+def test_throttled_means_the_quota_stopped_it_not_that_limits_applied() -> None:
+    run = SizeRun(1024, lambda_share(1024), limited=True)
+    prices, rule = [prices_for("arm64", "us-east-1")], tune_analysis.TimeoutRule()
+    idle = tune_analysis.size_figures(run, 0.2, prices, 0.01, rule)
+    assert idle["cpu_limited"] and not idle["throttled"]
+    run.nr_throttled, run.throttled_ms = 3, 12.5
+    stopped = tune_analysis.size_figures(run, 0.2, prices, 0.01, rule)
+    assert stopped["cpu_limited"] and stopped["throttled"]
+    assert stopped["cpu_quota"] == {"nr_throttled": 3, "throttled_ms": 12.5}
 
 
 def test_timeout_never_above_the_ceiling_without_saying_so() -> None:
