@@ -482,15 +482,55 @@ def test_input_spec_block_with_a_fixed_size_resize(tmp_path: Path) -> None:
 def test_image_classifier_without_images_explains_what_it_needs(tiny_vit_dir: Path) -> None:
     with pytest.raises(InputSpecError, match="need evaluation images") as caught:
         load_source(model_dir=tiny_vit_dir)
-    assert f"at least {MIN_IMAGES} JPEG or PNG images" in str(caught.value)
+    assert f"at least {MIN_IMAGES} JPEG, PNG or WebP images" in str(caught.value)
 
 
 def test_too_few_images(
     tiny_vit_dir: Path, tmp_path: Path, make_pattern_images: Callable[[Path, int, int], Path]
 ) -> None:
     few = make_pattern_images(tmp_path / "few", 5, 1)
-    with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG images"):
+    with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG/WebP images; the gate"):
         load_source(model_dir=tiny_vit_dir, images=few)
+
+
+def test_images_of_other_formats_are_counted_as_skipped(tiny_vit_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for index in range(3):
+        Image.new("RGB", (8, 8)).save(folder / f"picture-{index}.gif")
+    Image.new("RGB", (8, 8)).save(folder / "only.png")
+    with pytest.raises(InputSpecError) as caught:
+        load_source(model_dir=tiny_vit_dir, images=folder)
+    assert caught.value.problem == (
+        f"--images {folder} holds 1 JPEG/PNG/WebP image (3 other files skipped, e.g."
+        " picture-0.gif: only .jpeg, .jpg, .png, .webp files are read); the gate needs at"
+        f" least {MIN_IMAGES}"
+    )
+
+
+def test_webp_images_are_read_as_the_function_reads_them(
+    tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "webp"
+    folder.mkdir()
+    for path in image_files(pattern_images):
+        load_rgb(path).save(folder / f"{path.stem}.webp", lossless=True)
+    source = load_source(model_dir=tiny_vit_dir, images=folder)
+    assert source.source["images"] == {"calibration": 12, "evaluation": 36}
+
+
+def test_unreadable_image_is_named_by_its_path_under_the_folder(
+    tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "gate-bad"
+    shutil.copytree(pattern_images, folder)
+    (folder / "more").mkdir()
+    (folder / "more" / "zz-text.jpg").write_text("not an image")
+    with pytest.raises(InputSpecError) as caught:
+        load_source(model_dir=tiny_vit_dir, images=folder)
+    assert caught.value.problem == (
+        f"1 file under {folder} is not readable as an image (e.g. more/zz-text.jpg)"
+    )
 
 
 def test_gate_data_for_the_other_kind_of_model_is_refused(
@@ -701,9 +741,31 @@ def test_sentence_transformers_directory_with_a_pretraining_head(tmp_path: Path)
 
 
 def test_task_override_refuses_a_missing_head(tiny_bert_dir: Path) -> None:
-    # A bare encoder asked to be a classifier has no trained head: refused, not invented.
-    with pytest.raises(ModelSourceError, match=r"do not match its config\.json"):
+    # A bare encoder asked to be a classifier has no trained head: refused, not invented,
+    # and said to be a missing head rather than a bad save.
+    with pytest.raises(ModelSourceError) as caught:
         load_source(model_dir=tiny_bert_dir, task="text-classification")
+    problem, remedy = caught.value.problem, caught.value.remedy
+    assert problem.startswith(
+        f"--task text-classification: {tiny_bert_dir} holds an encoder with no"
+        " classification head (model_type 'bert', architectures ['BertModel']"
+    )
+    assert "fine-tuned *ForSequenceClassification save" in remedy
+    assert "same save_pretrained() call" not in str(caught.value)
+
+
+def test_t5_is_refused_without_suggesting_a_task_that_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "t5", "architectures": ["T5ForConditionalGeneration"]})
+    )
+    with pytest.raises(ModelSourceError, match="model family 't5'") as caught:
+        detect(tmp_path, read_config(tmp_path))
+    assert "--task" not in caught.value.remedy and "--module" in caught.value.remedy
+    # Without architectures neither: no --task makes a T5 buildable.
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    with pytest.raises(ModelSourceError, match="model family 't5'") as bare:
+        detect(tmp_path, read_config(tmp_path))
+    assert "--task" not in bare.value.remedy
 
 
 def test_multi_label_gate_counts_inputs_whose_label_set_changed() -> None:
