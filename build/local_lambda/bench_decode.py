@@ -77,10 +77,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     spec = images.Preprocess.from_manifest(manifest.get("preprocess"))
     if not folder.is_dir():
         raise BenchmarkError(f"{folder} is not a folder; give --pictures a folder of pictures")
-    # The build's own listing of --images: JPEG/PNG files, sub-folders too, by path.
+    # The build's own listing of --images: JPEG/PNG/WebP files, sub-folders too, by path.
     held_out = image_files(folder)[: args.photos]
     if not held_out:
-        raise BenchmarkError(f"{folder} holds no JPEG or PNG pictures")
+        raise BenchmarkError(f"{folder} holds no JPEG, PNG or WebP pictures")
     size = (args.width, args.height)
     limits = images.ImageLimits(max_bytes=64 * 1_048_576, max_pixels=size[0] * size[1])
     with step(logger, f"make {len(held_out)} photos of {size[0]}x{size[1]}"):
@@ -175,8 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pictures",
         type=Path,
-        help="JPEG or PNG pictures, sub-folders too, to scale up into photos (default: the case's "
-        "held-out pictures); with --artifact, measures any image artefact",
+        help="JPEG, PNG or WebP pictures, sub-folders too, to scale up into photos (default:"
+        " the case's held-out pictures); with --artifact, measures any image artefact",
     )
     parser.add_argument("--report", type=Path, default=Path("reports/bench-decode.json"))
     parser.add_argument("--photos", type=int, default=60, help="held-out pictures to use")

@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "--images",
         type=Path,
         metavar="DIR",
-        help="image classifiers: JPEG/PNG images to calibrate and gate on (at least"
+        help="image classifiers: JPEG/PNG/WebP images to calibrate and gate on (at least"
         f" {MIN_IMAGES}; a quarter, at most {CALIBRATION_MAX}, calibrates, the rest judge)",
     )
     b.add_argument(

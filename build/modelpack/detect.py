@@ -129,6 +129,20 @@ def detect(model_dir: Path, config: dict[str, Any], task: str | None = None) -> 
     if model_type not in TEXT_FAMILIES:
         raise _unsupported_family(f"text model family {model_type!r} ({found})")
     if chosen == TASK_TEXT_CLASSIFICATION:
+        if architectures and not any(a.endswith(_SEQUENCE_CLASSIFICATION) for a in architectures):
+            # Without this, loading reports the head's missing tensors as a bad save.
+            kind = (
+                "an encoder with no classification head"
+                if all(a.endswith("Model") for a in architectures)
+                else "a model with no sequence-classification head"
+            )
+            raise ModelSourceError(
+                f"--task text-classification: {model_dir} holds {kind} ({found})",
+                "text-classification needs a fine-tuned *ForSequenceClassification save"
+                " (e.g. BertForSequenceClassification after training, saved with"
+                " save_pretrained()); to serve this model's embeddings, use --task"
+                " sentence-embedding",
+            )
         return Detected(
             chosen,
             model_type,
@@ -165,6 +179,8 @@ def _detect_task(model_dir: Path, model_type: str, architectures: list[str], fou
     if not architectures:
         if (model_dir / "sentence_bert_config.json").is_file():
             return TASK_SENTENCE_EMBEDDING
+        if model_type not in TEXT_FAMILIES and model_type not in IMAGE_FAMILIES:
+            raise _unsupported_family(f"model family {model_type!r} ({found})")
         raise ModelSourceError(
             f"cannot tell what the model in {model_dir} does: {found}",
             "save it with save_pretrained() (which records architectures), or say what it is"
@@ -185,6 +201,12 @@ def _detect_task(model_dir: Path, model_type: str, architectures: list[str], fou
         # architecture (MPNetForMaskedLM for all-mpnet-base-v2), but the pooling module
         # beside it says the encoder is used for embeddings.
         return TASK_SENTENCE_EMBEDDING
+    if model_type not in TEXT_FAMILIES:
+        # --task sentence-embedding, the way out for a text family's other heads, would
+        # be refused for the family: say so now rather than suggest it.
+        raise _unsupported_family(
+            f"architecture {architecture} of model family {model_type!r} ({found})"
+        )
     raise _unsupported(f"architecture {architecture} ({found})")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,27 @@ def load_factory(import_path: str) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"--module {import_path!r} is not of the form package.module:factory",
             "name an importable module and a callable that returns a torch.nn.Module",
         )
+    # The `modelpack` console script's sys.path starts with its own bin directory, not
+    # the working directory as with `python -m`/`python -c`: put the working directory
+    # first, as `python -m` does, so a package beside the command imports.
+    here = str(Path.cwd())
+    if here not in sys.path:
+        sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        top = module_name.split(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name == top:
+            raise ModelSourceError(
+                f"cannot import {module_name!r}: no package or module {top!r} is installed"
+                f" or in the current directory ({here})",
+                f"run modelpack from the directory that contains {top}/ (or {top}.py),"
+                " or install the package (pip install -e DIR)",
+            ) from None
+        named = f"{module_name}.".startswith(f"{exc.name}.")
         raise ModelSourceError(
             f"cannot import {module_name!r}: {exc}",
-            "install the package or run from the directory that contains it",
+            "fix the module name" if named else "install what the module imports",
         ) from None
     factory = getattr(module, attr, None)
     if not callable(factory):

@@ -1,17 +1,29 @@
-"""The manifest's ``preprocess`` block: from a Hugging Face ``preprocessor_config.json``,
-or checked as given in an input spec.
+"""The manifest's ``preprocess`` block: from a Hugging Face image processor, or checked
+as given in an input spec.
 
 The block (see the README's artefact contract)::
 
-    {"input_name": "pixel_values", "resize_shorter_side": 256, "crop": [224, 224],
-     "resample": "bilinear", "rescale_factor": 0.00392156862745098,
+    {"input_name": "pixel_values", "resize_shorter_side": 256, "resize": null,
+     "crop": [224, 224], "resample": "bilinear", "rescale_factor": 0.00392156862745098,
      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
      "channel_order": "RGB", "layout": "NCHW"}
+
+``resize`` (``{"height": H, "width": W}``, a fixed-size resize before the crop) and
+``resize_shorter_side`` are alternatives: at most one is set; with neither the image is
+resized straight to ``crop``. A block without ``resize`` (older builds and input specs)
+means ``null``.
+
+A processor's settings are read from transformers' own image processor class, after it
+has normalised them (``size: 256`` means a 256 x 256 resize for a ViT or DeiT processor
+and the shortest edge for a ConvNeXt or CLIP one): the block must give the model the
+pixels it was trained on, so those rules are transformers', not re-implemented here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +33,27 @@ from modelpack.images import CHANNEL_ORDERS, LAYOUTS, RESAMPLE_FILTERS
 PREPROCESSOR_FILE = "preprocessor_config.json"
 # Pillow's integer filter ids, as Hugging Face image processors store ``resample``.
 _PIL_FILTER_IDS = {0: "nearest", 2: "bilinear", 3: "bicubic"}
-# ConvNeXt-style processors (ConvNextImageProcessor, used for ResNet too): below this
-# shortest edge they resize to shortest_edge / crop_pct and centre-crop shortest_edge.
+# Processors whose pixels are transformers' plain PIL pipeline: resize (``size``), centre
+# crop (``crop_size``), rescale, normalise. MobileNetV2's and BEiT's own ``_preprocess``
+# only adds the label reduction of segmentation maps.
+_PLAIN_PROCESSORS = (
+    "ViTImageProcessor",
+    "DeiTImageProcessor",
+    "BeitImageProcessor",
+    "MobileNetV1ImageProcessor",
+    "MobileNetV2ImageProcessor",
+    "CLIPImageProcessor",
+    "BitImageProcessor",
+)
+# ConvNextImageProcessor (ResNet's too) resizes with ``crop_pct`` (ConvNextImageProcessorPil
+# .resize): below this shortest edge to shortest_edge / crop_pct and centre-crops
+# shortest_edge, from it on straight to a shortest_edge square.
+_CONVNEXT_PROCESSOR = "ConvNextImageProcessor"
 _CROP_PCT_LIMIT = 384
 _KEYS = (
     "input_name",
     "resize_shorter_side",
+    "resize",
     "crop",
     "resample",
     "rescale_factor",
@@ -35,6 +62,8 @@ _KEYS = (
     "channel_order",
     "layout",
 )
+# Fields a block may leave out: what an absent one means (older builds, input specs).
+_OPTIONAL = {"resize": None}
 
 
 def from_hf_directory(model_dir: Path, input_name: str = "pixel_values") -> dict[str, Any]:
@@ -54,77 +83,148 @@ def from_hf_directory(model_dir: Path, input_name: str = "pixel_values") -> dict
     if not isinstance(raw, dict):
         raise ModelSourceError(f"{path} is not a JSON object", "restore the file")
     try:
-        return check_block(from_processor_settings(raw, input_name), str(path))
+        return check_block(from_processor(_load_processor(model_dir), input_name), str(path))
     except InputSpecError as exc:
         raise ModelSourceError(exc.problem, exc.remedy) from None
 
 
 def from_processor_settings(raw: dict[str, Any], input_name: str) -> dict[str, Any]:
-    size = raw.get("size")
-    if isinstance(size, int):
-        size = {"shortest_edge": size}
-    if not raw.get("do_resize", True) or not isinstance(size, dict):
+    """The block for processor settings given as a dict, as ``preprocessor_config.json``
+    holds them (``image_processor_type`` names the class)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        (directory / PREPROCESSOR_FILE).write_text(json.dumps(raw), encoding="utf-8")
+        processor = _load_processor(directory)
+    return check_block(from_processor(processor, input_name), PREPROCESSOR_FILE)
+
+
+def _load_processor(model_dir: Path) -> Any:
+    from transformers import AutoImageProcessor
+
+    try:
+        # The PIL backend resizes with Pillow, as the function does; the torchvision one
+        # (picked by default when torchvision is installed) antialiases differently.
+        return AutoImageProcessor.from_pretrained(model_dir, backend="pil")  # type: ignore[no-untyped-call]
+    except Exception as exc:  # transformers raises ValueError, OSError, KeyError...
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelSourceError(
+            f"transformers cannot read the image processor in {model_dir / PREPROCESSOR_FILE}:"
+            f" {first_line}",
+            "save the image processor the model was trained with there:"
+            " AutoImageProcessor.from_pretrained(...).save_pretrained(DIR)",
+        ) from None
+
+
+def from_processor(processor: Any, input_name: str) -> dict[str, Any]:
+    """The block that gives the pixels a transformers image processor (PIL backend) gives,
+    read from its normalised settings; an InputSpecError for what it cannot say."""
+    name = type(processor).__name__.removesuffix("Pil")
+    if name != _CONVNEXT_PROCESSOR and name not in _PLAIN_PROCESSORS:
         raise InputSpecError(
-            f"{PREPROCESSOR_FILE} does not resize images to a fixed size (size={size!r})",
+            f"{PREPROCESSOR_FILE} is a {name}, whose resizing the artefact's preprocess"
+            " block does not describe",
+            f"save one of {', '.join((*_PLAIN_PROCESSORS, _CONVNEXT_PROCESSOR))} with the"
+            " settings the model was trained with, or build with --module and an input spec"
+            " whose preprocess block gives the same pixels",
+        )
+    size = processor.size
+    if not processor.do_resize or size is None:
+        raise InputSpecError(
+            f"{PREPROCESSOR_FILE} does not resize images to a fixed size"
+            f" (do_resize={processor.do_resize!r}, size={_settings(size)})",
             'set "do_resize": true and a "size" of {"height", "width"} or {"shortest_edge"}',
         )
-    crop_size = raw.get("crop_size") if raw.get("do_center_crop") else None
-    if isinstance(crop_size, int):
-        crop_size = {"height": crop_size, "width": crop_size}
-    shorter: int | None
-    if "height" in size and "width" in size:
-        shorter, crop = None, [int(size["height"]), int(size["width"])]
-        if isinstance(crop_size, dict):
+    crop = _crop(processor)
+    shorter: int | None = None
+    resize: dict[str, int] | None = None
+    if name == _CONVNEXT_PROCESSOR:
+        if not size.shortest_edge:
+            raise _unknown_size(size)
+        edge = int(size.shortest_edge)
+        if edge < _CROP_PCT_LIMIT:
+            shorter = int(edge / float(processor.crop_pct))
+        if crop is not None and crop != [edge, edge]:
             raise InputSpecError(
-                f"{PREPROCESSOR_FILE} resizes to a fixed height and width and then crops:"
-                " the artefact contract has no such two-step resize",
-                "resize to the shortest edge before cropping, or drop the crop",
+                f"{PREPROCESSOR_FILE}: the {name} crops {edge}x{edge} after its crop_pct"
+                f" resize, then centre-crops {crop[0]}x{crop[1]} again: the artefact's"
+                " preprocess block has one centre crop",
+                f'set "do_center_crop": false, or a "shortest_edge" of {crop[0]} with the'
+                " crop_pct the model was trained with",
             )
-    elif "shortest_edge" in size:
-        edge = int(size["shortest_edge"])
-        crop_pct = raw.get("crop_pct")
-        if isinstance(crop_size, dict):
-            shorter, crop = edge, [int(crop_size["height"]), int(crop_size["width"])]
-        elif crop_pct is not None:
-            if edge < _CROP_PCT_LIMIT:
-                shorter, crop = int(edge / float(crop_pct)), [edge, edge]
-            else:
-                shorter, crop = None, [edge, edge]
-        else:
+        crop = [edge, edge]
+    elif size.height and size.width and not size.shortest_edge:
+        square = [int(size.height), int(size.width)]
+        if crop is None:
+            crop = square  # straight to that size: the block older runtimes read too
+        elif crop != square:
+            resize = {"height": square[0], "width": square[1]}
+    elif size.shortest_edge and not (size.longest_edge or size.height or size.width):
+        shorter = int(size.shortest_edge)
+        if crop is None:
             raise InputSpecError(
-                f"{PREPROCESSOR_FILE} resizes the shortest edge to {edge} without a crop, so"
-                " images of different aspect ratios give tensors of different shapes",
-                'add "do_center_crop": true and a "crop_size" to the processor settings',
+                f"{PREPROCESSOR_FILE} resizes the shortest edge to {shorter} without a crop,"
+                " so images of different aspect ratios give tensors of different shapes: the"
+                " function needs one shape",
+                'add "do_center_crop": true and a "crop_size" to the processor settings'
+                " (that changes the pixels from the ones the model was trained on: retrain"
+                " or fine-tune with the same settings)",
             )
     else:
-        raise InputSpecError(
-            f"{PREPROCESSOR_FILE} has a size the build does not understand: {size!r}",
-            'use {"height": H, "width": W} or {"shortest_edge": N}',
-        )
-    resample = raw.get("resample", 2)
+        raise _unknown_size(size)
+    resample = 2 if processor.resample is None else int(processor.resample)
     if resample not in _PIL_FILTER_IDS:
         raise InputSpecError(
             f"{PREPROCESSOR_FILE} resamples with Pillow filter {resample!r}; supported:"
             f" {', '.join(f'{k} ({v})' for k, v in _PIL_FILTER_IDS.items())}",
             "set resample to 2 (bilinear) or 3 (bicubic); the gate will measure the effect",
         )
-    rescale = float(raw.get("rescale_factor", 1 / 255)) if raw.get("do_rescale", True) else 1.0
-    normalize = raw.get("do_normalize", True)
+    normalize = bool(processor.do_normalize)
     return {
         "input_name": input_name,
         "resize_shorter_side": shorter,
+        "resize": resize,
         "crop": crop,
         "resample": _PIL_FILTER_IDS[resample],
-        "rescale_factor": rescale,
-        "mean": [float(v) for v in raw.get("image_mean", [0.5, 0.5, 0.5])]
-        if normalize
-        else [0.0] * 3,
-        "std": [float(v) for v in raw.get("image_std", [0.5, 0.5, 0.5])]
-        if normalize
-        else [1.0] * 3,
+        "rescale_factor": float(processor.rescale_factor) if processor.do_rescale else 1.0,
+        "mean": _per_channel(processor.image_mean) if normalize else [0.0] * 3,
+        "std": _per_channel(processor.image_std) if normalize else [1.0] * 3,
         "channel_order": "RGB",
         "layout": "NCHW",
     }
+
+
+def _crop(processor: Any) -> list[int] | None:
+    """[height, width] of the processor's centre crop, or None when it does not crop."""
+    crop_size = getattr(processor, "crop_size", None)
+    if not getattr(processor, "do_center_crop", False) or crop_size is None:
+        return None
+    if not (crop_size.height and crop_size.width):
+        raise InputSpecError(
+            f"{PREPROCESSOR_FILE} crops to {_settings(crop_size)}, not a height and width",
+            'set "crop_size": {"height": H, "width": W}',
+        )
+    return [int(crop_size.height), int(crop_size.width)]
+
+
+def _unknown_size(size: Any) -> InputSpecError:
+    return InputSpecError(
+        f"{PREPROCESSOR_FILE} has a size the build does not understand: {_settings(size)}",
+        'use {"height": H, "width": W} or {"shortest_edge": N}',
+    )
+
+
+def _settings(size: Any) -> str:
+    """A SizeDict as the settings it holds, for messages."""
+    if size is None or not dataclasses.is_dataclass(size):
+        return repr(size)
+    return repr({k: v for k, v in dataclasses.asdict(size).items() if v is not None})  # type: ignore[arg-type]
+
+
+def _per_channel(values: Any) -> list[float]:
+    """transformers allows one number for all three channels."""
+    if isinstance(values, (int, float)):
+        return [float(values)] * 3
+    return [float(v) for v in values]
 
 
 def check_block(block: Any, where: str) -> dict[str, Any]:
@@ -141,11 +241,12 @@ def check_block(block: Any, where: str) -> dict[str, Any]:
             f"{where}: 'preprocess' must be an object",
             "see the preprocess block in build/modelpack/README.md",
         )
+    block = {**_OPTIONAL, **block}
     missing = [k for k in _KEYS if k not in block]
     if missing:
         raise InputSpecError(
             f"{where}: preprocess lacks {', '.join(missing)}",
-            f"give every field: {', '.join(_KEYS)}",
+            f"give every field: {', '.join(k for k in _KEYS if k not in _OPTIONAL)}",
         )
     crop = block["crop"]
     if not (isinstance(crop, list) and len(crop) == 2 and all(_positive_int(v) for v in crop)):
@@ -153,6 +254,18 @@ def check_block(block: Any, where: str) -> dict[str, Any]:
     shorter = block["resize_shorter_side"]
     if shorter is not None and not (_positive_int(shorter) and shorter >= max(crop)):
         raise bad("resize_shorter_side", f"null or whole pixels >= the crop ({max(crop)})")
+    resize = block["resize"]
+    if resize is not None:
+        if not (
+            isinstance(resize, dict)
+            and set(resize) == {"height", "width"}
+            and all(_positive_int(v) for v in resize.values())
+        ):
+            raise bad("resize", 'null or {"height": H, "width": W} in whole pixels')
+        if shorter is not None:
+            raise bad("resize", "null when resize_shorter_side is set (one resize or the other)")
+        if resize["height"] < crop[0] or resize["width"] < crop[1]:
+            raise bad("resize", f"at least as large as the crop {crop}")
     if block["resample"] not in RESAMPLE_FILTERS:
         raise bad("resample", f"one of {', '.join(RESAMPLE_FILTERS)}")
     if block["channel_order"] not in CHANNEL_ORDERS:

@@ -128,6 +128,9 @@ class Preprocess:
     std: tuple[float, float, float]
     channel_order: ChannelOrder
     layout: Layout
+    # (height, width) of a fixed-size resize before the crop (ViT/DeiT-style processors);
+    # the alternative to resize_shorter_side. Absent in older manifests: None.
+    resize: tuple[int, int] | None = None
 
     @classmethod
     def from_manifest(cls, block: object) -> Preprocess:
@@ -151,6 +154,7 @@ class Preprocess:
                 f"preprocess.resize_shorter_side ({shorter}) is smaller than the crop {crop}: "
                 "the centre crop would need padding"
             )
+        resize = _fixed_size(block.get("resize"), shorter, (int(crop[0]), int(crop[1])))
         factor: Any = block.get("rescale_factor")
         if not _is_number(factor) or not factor > 0:
             raise PreprocessError("preprocess.rescale_factor must be a positive number")
@@ -164,6 +168,7 @@ class Preprocess:
             std=_triple(block, "std", positive=True),
             channel_order=cast(ChannelOrder, _choice(block, "channel_order", CHANNEL_ORDERS)),
             layout=cast(Layout, _choice(block, "layout", LAYOUTS)),
+            resize=resize,
         )
 
     @property
@@ -178,7 +183,7 @@ class Preprocess:
         against 0.967 and 0.132 at 2.9x when decoding down to the target itself
         (``make bench-decode``).
         """
-        side = 2 * (self.resize_shorter_side or max(self.crop))
+        side = 2 * (self.resize_shorter_side or max(self.resize or self.crop))
         return (side, side)
 
     @property
@@ -278,8 +283,9 @@ def preprocess(
     """An RGB image -> one float32 sample shaped :attr:`Preprocess.sample_shape`.
 
     Resize (shorter side to ``resize_shorter_side``, the longer one to
-    ``int(size * longer / shorter)`` as torchvision and transformers compute it; or straight
-    to the crop size when it is null) with the named Pillow filter, centre crop (the offset
+    ``int(size * longer / shorter)`` as torchvision and transformers compute it; or to the
+    fixed ``resize`` height and width; or straight to the crop size when both are null)
+    with the named Pillow filter, centre crop (the offset
     rounded down), then ``(pixel * rescale_factor - mean) / std`` per RGB channel, then
     channel order and layout. The resized image is held to the pixel limit too (413).
     """
@@ -287,7 +293,9 @@ def preprocess(
         raise ValueError(f"preprocess takes RGB images, got mode {image.mode}; use to_rgb")
     height, width = spec.crop
     resample = RESAMPLE_FILTERS[spec.resample]
-    if spec.resize_shorter_side is None:
+    if spec.resize is not None:
+        resized = image.resize((spec.resize[1], spec.resize[0]), resample=resample)
+    elif spec.resize_shorter_side is None:
         resized = image.resize((width, height), resample=resample)
     else:
         size = resized_size(image.size, spec.resize_shorter_side)
@@ -423,6 +431,31 @@ def _is_number(value: object) -> bool:
         and not isinstance(value, bool)
         and math.isfinite(float(value))
     )
+
+
+def _fixed_size(value: object, shorter: object, crop: tuple[int, int]) -> tuple[int, int] | None:
+    """``preprocess.resize`` as (height, width), or None when absent or null."""
+    if value is None:
+        return None
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"height", "width"}
+        and all(_is_int(v) and v > 0 for v in value.values())
+    ):
+        raise PreprocessError(
+            'preprocess.resize must be null or {"height": H, "width": W}, positive integers'
+        )
+    if shorter is not None:
+        raise PreprocessError(
+            "preprocess.resize and preprocess.resize_shorter_side are both set: at most one"
+        )
+    size = (int(value["height"]), int(value["width"]))
+    if size[0] < crop[0] or size[1] < crop[1]:
+        raise PreprocessError(
+            f"preprocess.resize {list(size)} is smaller than the crop {list(crop)}: "
+            "the centre crop would need padding"
+        )
+    return size
 
 
 def _string(block: dict[str, Any], name: str, default: str | None) -> str:

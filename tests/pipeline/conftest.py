@@ -16,6 +16,8 @@ from transformers import (
     BertConfig,
     BertForSequenceClassification,
     BertModel,
+    DeiTConfig,
+    DeiTForImageClassification,
     DistilBertConfig,
     DistilBertForSequenceClassification,
     MPNetConfig,
@@ -280,6 +282,43 @@ def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "do_normalize": True,
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
+    }
+    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_deit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DeiTForImageClassification on 32x32 crops with DeiT's shipped processor settings
+    at a smaller scale: an integer ``size`` (a 40 x 40 resize for a DeiT processor, not a
+    shortest edge) and a centre crop."""
+    torch.manual_seed(5)
+    labels = ["stripes", "checks", "blob"]
+    config = DeiTConfig(
+        **settings(
+            image_size=32,
+            patch_size=8,
+            intermediate_size=64,
+            num_labels=3,
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            **TINY,
+        )
+    )
+    directory = tmp_path_factory.mktemp("tiny-deit")
+    model = DeiTForImageClassification(config)
+    _sharpen_head(model)
+    model.save_pretrained(directory)
+    processor = {
+        "feature_extractor_type": "DeiTFeatureExtractor",
+        "do_resize": True,
+        "size": 40,
+        "resample": 3,
+        "do_center_crop": True,
+        "crop_size": 32,
+        "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
     }
     (directory / "preprocessor_config.json").write_text(json.dumps(processor))
     return directory

@@ -23,12 +23,14 @@ from PIL import Image
 from tokenizers import Tokenizer
 from transformers import BertConfig, BertForTokenClassification
 
+from ml_runtime.images import Preprocess, preprocess
 from modelpack.detect import detect, read_config
 from modelpack.errors import InputSpecError, ModelSourceError
 from modelpack.evaluate import Thresholds, measure_accuracy
-from modelpack.image_data import MIN_IMAGES
-from modelpack.images import preprocess_files
+from modelpack.image_data import MIN_IMAGES, image_files
+from modelpack.images import load_rgb, preprocess_files
 from modelpack.pipeline import BuildOptions, build
+from modelpack.preprocess_config import check_block, from_hf_directory
 from modelpack.quantize import DYNAMIC_CANDIDATES, STATIC_CANDIDATES
 from modelpack.sources import load_source
 
@@ -305,6 +307,7 @@ def test_vit_image_classifier(tiny_vit_dir: Path, pattern_images: Path, tmp_path
     assert manifest["preprocess"] == {
         "input_name": "pixel_values",
         "resize_shorter_side": None,
+        "resize": None,
         "crop": [32, 32],
         "resample": "bilinear",
         "rescale_factor": 1 / 255,
@@ -330,18 +333,204 @@ def test_vit_image_classifier(tiny_vit_dir: Path, pattern_images: Path, tmp_path
     assert batching["invariant"] == (batching["max_abs_difference"] <= bound)
 
 
+def _processor_pixels(model_dir: Path, paths: list[Path]) -> np.ndarray:
+    """What transformers' own image processor (PIL backend) feeds the model."""
+    from transformers import AutoImageProcessor
+
+    processor = AutoImageProcessor.from_pretrained(model_dir, backend="pil")  # type: ignore[no-untyped-call]
+    pixels: np.ndarray = processor(images=[load_rgb(p) for p in paths], return_tensors="np")[
+        "pixel_values"
+    ]
+    return pixels
+
+
+def test_deit_integer_size_is_a_square_resize_then_the_crop(
+    tiny_deit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    """DeiT's shipped ``"size": 256, "crop_size": 224`` means 256 x 256 then a 224 crop
+    (transformers' get_size_dict squares an int for DeiT); the artefact must say so, and
+    the function's preprocessing must give transformers' pixels."""
+    source = load_source(model_dir=tiny_deit_dir, images=pattern_images)
+    manifest = _build(source, tmp_path / "deit")
+    block = manifest["preprocess"]
+    assert (block["resize_shorter_side"], block["resize"], block["crop"]) == (
+        None,
+        {"height": 40, "width": 40},
+        [32, 32],
+    )
+    assert block["resample"] == "bicubic"
+    assert manifest["inputs"][0]["shape"] == ["batch", 3, 32, 32]
+    # The function's own reading of the manifest, on images of varied aspect ratios.
+    written = json.loads((tmp_path / "deit" / "manifest.json").read_text())
+    spec = Preprocess.from_manifest(written["preprocess"])
+    paths = image_files(pattern_images)[:8]
+    ours = np.stack([preprocess(load_rgb(p), spec) for p in paths])
+    np.testing.assert_allclose(ours, _processor_pixels(tiny_deit_dir, paths), atol=1e-5)
+
+
+# A non-square photo-like size, so a square resize and a shortest-edge one differ.
+_WIDE = (410, 300)
+_IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        pytest.param(  # facebook/deit-*'s shipped config
+            {
+                "feature_extractor_type": "DeiTFeatureExtractor",
+                "size": 256,
+                "crop_size": 224,
+                "do_center_crop": True,
+                "resample": 3,
+                **_IMAGENET,
+            },
+            (None, {"height": 256, "width": 256}, [224, 224]),
+            id="deit-int-size-and-crop",
+        ),
+        pytest.param(  # the same processor saved by transformers 5
+            {
+                "image_processor_type": "DeiTImageProcessor",
+                "size": {"height": 256, "width": 256},
+                "crop_size": {"height": 224, "width": 224},
+                "do_center_crop": True,
+                "resample": 3,
+                **_IMAGENET,
+            },
+            (None, {"height": 256, "width": 256}, [224, 224]),
+            id="deit-height-width-and-crop",
+        ),
+        pytest.param(  # an old ViT config: a 224 x 224 resize, no crop
+            {"feature_extractor_type": "ViTFeatureExtractor", "size": 224, "resample": 2},
+            (None, None, [224, 224]),
+            id="vit-int-size-no-crop",
+        ),
+        pytest.param(  # ConvNeXt/ResNet: an int is the shortest edge, resized by crop_pct
+            {
+                "image_processor_type": "ConvNextImageProcessor",
+                "size": 224,
+                "crop_pct": 0.875,
+                "resample": 3,
+                **_IMAGENET,
+            },
+            (256, None, [224, 224]),
+            id="convnext-crop-pct",
+        ),
+        pytest.param(  # MobileNetV2: an int is the shortest edge too
+            {
+                "image_processor_type": "MobileNetV2ImageProcessor",
+                "size": 256,
+                "crop_size": 224,
+                "do_center_crop": True,
+                "resample": 2,
+            },
+            (256, None, [224, 224]),
+            id="mobilenet-v2-shortest-edge-and-crop",
+        ),
+    ],
+)
+def test_preprocess_block_gives_the_transformers_processors_pixels(
+    settings: dict[str, Any], expected: tuple[Any, Any, list[int]], tmp_path: Path
+) -> None:
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    rng = np.random.default_rng(7)
+    for name, size in (("wide.png", _WIDE), ("tall.png", _WIDE[::-1])):
+        noise = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(noise).save(tmp_path / name)
+    block = from_hf_directory(tmp_path)
+    assert (block["resize_shorter_side"], block["resize"], block["crop"]) == expected
+    paths = [tmp_path / "wide.png", tmp_path / "tall.png"]
+    np.testing.assert_allclose(
+        preprocess_files(paths, block), _processor_pixels(tmp_path, paths), atol=1e-5
+    )
+
+
+def test_a_processor_whose_resizing_the_block_cannot_say_is_refused(tmp_path: Path) -> None:
+    # LeViT resizes the shortest edge to int(256 / 224 * size): not a plain resize.
+    (tmp_path / "preprocessor_config.json").write_text(
+        json.dumps({"image_processor_type": "LevitImageProcessor", "size": 224})
+    )
+    with pytest.raises(
+        ModelSourceError, match="is a LevitImageProcessor, whose resizing"
+    ) as caught:
+        from_hf_directory(tmp_path)
+    assert "ViTImageProcessor" in caught.value.remedy and "--module" in caught.value.remedy
+
+
+def test_input_spec_block_with_a_fixed_size_resize(tmp_path: Path) -> None:
+    block = {
+        "input_name": "pixel_values",
+        "resize_shorter_side": None,
+        "resize": {"height": 40, "width": 40},
+        "crop": [32, 32],
+        "resample": "bilinear",
+        "rescale_factor": 1 / 255,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+        "channel_order": "RGB",
+        "layout": "NCHW",
+    }
+    assert check_block(block, "spec")["resize"] == {"height": 40, "width": 40}
+    older = {k: v for k, v in block.items() if k != "resize"}
+    assert check_block(older, "spec")["resize"] is None
+    with pytest.raises(InputSpecError, match="one resize or the other"):
+        check_block({**block, "resize_shorter_side": 40}, "spec")
+    with pytest.raises(InputSpecError, match=r"at least as large as the crop \[32, 32\]"):
+        check_block({**block, "resize": {"height": 40, "width": 30}}, "spec")
+
+
 def test_image_classifier_without_images_explains_what_it_needs(tiny_vit_dir: Path) -> None:
     with pytest.raises(InputSpecError, match="need evaluation images") as caught:
         load_source(model_dir=tiny_vit_dir)
-    assert f"at least {MIN_IMAGES} JPEG or PNG images" in str(caught.value)
+    assert f"at least {MIN_IMAGES} JPEG, PNG or WebP images" in str(caught.value)
 
 
 def test_too_few_images(
     tiny_vit_dir: Path, tmp_path: Path, make_pattern_images: Callable[[Path, int, int], Path]
 ) -> None:
     few = make_pattern_images(tmp_path / "few", 5, 1)
-    with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG images"):
+    with pytest.raises(InputSpecError, match="holds 5 JPEG/PNG/WebP images; the gate"):
         load_source(model_dir=tiny_vit_dir, images=few)
+
+
+def test_images_of_other_formats_are_counted_as_skipped(tiny_vit_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for index in range(3):
+        Image.new("RGB", (8, 8)).save(folder / f"picture-{index}.gif")
+    Image.new("RGB", (8, 8)).save(folder / "only.png")
+    with pytest.raises(InputSpecError) as caught:
+        load_source(model_dir=tiny_vit_dir, images=folder)
+    assert caught.value.problem == (
+        f"--images {folder} holds 1 JPEG/PNG/WebP image (3 other files skipped, e.g."
+        " picture-0.gif: only .jpeg, .jpg, .png, .webp files are read); the gate needs at"
+        f" least {MIN_IMAGES}"
+    )
+
+
+def test_webp_images_are_read_as_the_function_reads_them(
+    tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "webp"
+    folder.mkdir()
+    for path in image_files(pattern_images):
+        load_rgb(path).save(folder / f"{path.stem}.webp", lossless=True)
+    source = load_source(model_dir=tiny_vit_dir, images=folder)
+    assert source.source["images"] == {"calibration": 12, "evaluation": 36}
+
+
+def test_unreadable_image_is_named_by_its_path_under_the_folder(
+    tiny_vit_dir: Path, pattern_images: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "gate-bad"
+    shutil.copytree(pattern_images, folder)
+    (folder / "more").mkdir()
+    (folder / "more" / "zz-text.jpg").write_text("not an image")
+    with pytest.raises(InputSpecError) as caught:
+        load_source(model_dir=tiny_vit_dir, images=folder)
+    assert caught.value.problem == (
+        f"1 file under {folder} is not readable as an image (e.g. more/zz-text.jpg)"
+    )
 
 
 def test_gate_data_for_the_other_kind_of_model_is_refused(
@@ -552,9 +741,31 @@ def test_sentence_transformers_directory_with_a_pretraining_head(tmp_path: Path)
 
 
 def test_task_override_refuses_a_missing_head(tiny_bert_dir: Path) -> None:
-    # A bare encoder asked to be a classifier has no trained head: refused, not invented.
-    with pytest.raises(ModelSourceError, match=r"do not match its config\.json"):
+    # A bare encoder asked to be a classifier has no trained head: refused, not invented,
+    # and said to be a missing head rather than a bad save.
+    with pytest.raises(ModelSourceError) as caught:
         load_source(model_dir=tiny_bert_dir, task="text-classification")
+    problem, remedy = caught.value.problem, caught.value.remedy
+    assert problem.startswith(
+        f"--task text-classification: {tiny_bert_dir} holds an encoder with no"
+        " classification head (model_type 'bert', architectures ['BertModel']"
+    )
+    assert "fine-tuned *ForSequenceClassification save" in remedy
+    assert "same save_pretrained() call" not in str(caught.value)
+
+
+def test_t5_is_refused_without_suggesting_a_task_that_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"model_type": "t5", "architectures": ["T5ForConditionalGeneration"]})
+    )
+    with pytest.raises(ModelSourceError, match="model family 't5'") as caught:
+        detect(tmp_path, read_config(tmp_path))
+    assert "--task" not in caught.value.remedy and "--module" in caught.value.remedy
+    # Without architectures neither: no --task makes a T5 buildable.
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    with pytest.raises(ModelSourceError, match="model family 't5'") as bare:
+        detect(tmp_path, read_config(tmp_path))
+    assert "--task" not in bare.value.remedy
 
 
 def test_multi_label_gate_counts_inputs_whose_label_set_changed() -> None:

@@ -277,3 +277,54 @@ def test_default_model_tokenizer_pads_to_the_longest_text(
     assert len(short.ids) == len(longer.ids) < 16
     assert sum(short.attention_mask) < len(short.ids)
     assert len(shipped.encode("word " * 400).ids) == manifest["tokenizer"]["max_length"] == 256
+
+
+def test_cli_module_imports_a_package_in_the_working_directory(tmp_path: Path) -> None:
+    """The real console script, run beside mypkg/: its sys.path does not hold the working
+    directory as `python -m` would, so the build must add it."""
+    package = tmp_path / "mypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(
+        "import torch\n\n\n"
+        "def make_mlp() -> torch.nn.Module:\n"
+        "    torch.manual_seed(0)\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(12, 32), torch.nn.ReLU(),"
+        " torch.nn.Linear(32, 6))\n"
+    )
+    np.savez(
+        tmp_path / "eval.npz",
+        features=np.random.default_rng(0).normal(size=(48, 12)).astype(np.float32),
+    )
+    spec = _write_json(
+        tmp_path / "spec.json",
+        {
+            "inputs": [{"name": "features", "dtype": "float32", "shape": ["batch", 12]}],
+            "outputs": [{"name": "scores", "shape": ["batch", 6]}],
+            "evaluation_data": "eval.npz",
+        },
+    )
+    console_script = Path(sys.executable).with_name("modelpack")
+    command = [str(console_script), "build", "--module", "mypkg.models:make_mlp"]
+    command += ["--input-spec", str(spec), "--output", str(tmp_path / "artifact")]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    built = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    manifest = json.loads((tmp_path / "artifact" / "manifest.json").read_text())
+    assert manifest["source"]["factory"] == "mypkg.models:make_mlp"
+
+    # From elsewhere the package is not found, and the error says where it looked.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    command[-1] = str(tmp_path / "other")
+    missing = subprocess.run(
+        command, cwd=elsewhere, env=env, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2
+    assert (
+        f"no package or module 'mypkg' is installed or in the current directory ({elsewhere})"
+        in (missing.stderr)
+    )
+    assert "run modelpack from the directory that contains mypkg/" in missing.stderr

@@ -72,7 +72,7 @@ def test_a_text_artefact_or_an_empty_folder_is_a_clear_failure(
     empty.mkdir()
     for artifact, folder, message in (
         (sentiment_artifact, empty, "is not an image-classification artefact"),
-        (image_artifact, empty, "holds no JPEG or PNG pictures"),
+        (image_artifact, empty, "holds no JPEG, PNG or WebP pictures"),
         (image_artifact, tmp_path / "missing", "is not a folder; give --pictures a folder"),
     ):
         args = argparse.Namespace(

@@ -108,6 +108,29 @@ def test_null_resize_goes_straight_to_the_crop_size() -> None:
     np.testing.assert_allclose(out, by_hand(PIXELS), rtol=1e-6)
 
 
+def test_fixed_size_resize_then_centre_crop_by_hand() -> None:
+    # 3 x 2 -> resize to 4 x 6 (height x width) with nearest: every pixel doubled, whatever
+    # the aspect ratio; crop 2 x 4 from the centre: rows 1..2, columns 1..4.
+    image = Image.fromarray(PIXELS)
+    block = spec(resize={"height": 4, "width": 6}, crop=[2, 4], layout="NHWC")
+    assert block.resize == (4, 6) and block.decode_at_least == (12, 12)
+    doubled = PIXELS.repeat(2, axis=0).repeat(2, axis=1)  # (4, 6, 3)
+    np.testing.assert_allclose(
+        images.preprocess(image, block), by_hand(doubled[1:3, 1:5]), rtol=1e-6
+    )
+    # A square resize of a non-square image changes its aspect ratio, as ViT/DeiT do.
+    wide = Image.fromarray(PIXELS).resize((30, 10), Image.Resampling.NEAREST)
+    square = images.preprocess(wide, spec(resize={"height": 8, "width": 8}, crop=[8, 8]))
+    assert square.shape == (3, 8, 8)
+
+
+def test_a_block_without_resize_is_read_as_before() -> None:
+    """Manifests written before the field existed load with today's behaviour."""
+    assert "resize" not in SPEC
+    assert spec().resize is None
+    assert spec(resize=None, resize_shorter_side=4, crop=[4, 4]).resize is None
+
+
 def test_exif_orientation_is_applied() -> None:
     # Stored 16 x 8: left half red, right half blue. Orientation 6 means "rotate 90 degrees
     # clockwise to display": upright, it is 8 x 16 with red on top, blue below.
@@ -333,6 +356,10 @@ def test_a_header_within_the_limit_but_no_pixel_data_is_400() -> None:
         ({"crop": [2, 0]}, "preprocess.crop must be [height, width]"),
         ({"resize_shorter_side": 1}, "smaller than the crop"),
         ({"resize_shorter_side": True}, "positive integer or null"),
+        ({"resize": [4, 6]}, 'preprocess.resize must be null or {"height": H, "width": W}'),
+        ({"resize": {"height": 4, "width": 0}}, "preprocess.resize must be null"),
+        ({"resize": {"height": 4, "width": 4}, "resize_shorter_side": 4}, "both set"),
+        ({"resize": {"height": 1, "width": 6}}, "smaller than the crop"),
         ({"resample": "lanczos"}, "preprocess.resample is 'lanczos'"),
         ({"mean": [0.5, 0.5]}, "preprocess.mean must be three numbers"),
         ({"std": [1, 0, 1]}, "preprocess.std must be three positive numbers"),
