@@ -172,7 +172,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         else RegistryClient(base_reference.registry, retry_delays=delays)
     )
     repository = settings.ecr_repository_name
-    registry_host = client.host if client else "<account>.dkr.ecr.<region>.amazonaws.com"
+    registry_host = client.host if client else _ecr_host(settings, target)
 
     if use_docker:
         return _docker_path(
@@ -203,17 +203,19 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             settings=settings,
             built=built,
             registry=registry_host,
-            repository=repository,
+            image_uri=_pinned_uri(settings, target, built.digest),
             tags=tags,
             artifact=artifact,
         )
     report = push_image(client, repository, built, cache=cache, base_client=base_client, tags=tags)
+    image_uri = _pinned_uri(settings, target, report.digest)
     if args.report:
-        write_json(args.report, {**asdict(report), "image_uri": report.image_uri})
-    pin = _write_pin(settings, report.image_uri, artifact)
+        write_json(args.report, {**asdict(report), "image_uri": image_uri})
+    pin = _write_pin(settings, image_uri, artifact)
     return {
         "pin_file": str(settings.pin_file),
         **pin,
+        "pushed_to": report.image_uri,
         "uploaded_bytes": report.uploaded_bytes,
         "image_bytes": report.image_bytes,
         "bytecode": bytecode.shipped(LAMBDA_PYTHON_VERSION),
@@ -231,19 +233,34 @@ def _target(settings: EnvironmentSettings, dry_run: bool) -> EcrTarget | None:
         return None
 
 
+def _ecr_host(settings: EnvironmentSettings, target: EcrTarget | None) -> str:
+    """The environment's ECR registry (a placeholder for the account without AWS access)."""
+    return target.registry if target else f"<account>.dkr.ecr.{settings.aws_region}.amazonaws.com"
+
+
+def _pinned_uri(settings: EnvironmentSettings, target: EcrTarget | None, digest: str) -> str:
+    """What Lambda pulls: the ECR repository by digest, wherever ``--registry-url`` sent it.
+
+    Lambda pulls only from a private ECR repository in the function's Region
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-images.html), so a mirror or a
+    local stand-in's host never goes into the pin.
+    """
+    return f"{_ecr_host(settings, target)}/{settings.ecr_repository_name}@{digest}"
+
+
 def _plan(
     *,
     settings: EnvironmentSettings,
     built: BuiltImage,
     registry: str,
-    repository: str,
+    image_uri: str,
     tags: list[str],
     artifact: Artifact,
 ) -> dict[str, Any]:
     return {
         "dry_run": True,
-        "target": f"{registry}/{repository}",
-        "image_uri": f"{registry}/{repository}@{built.digest}",
+        "target": f"{registry}/{settings.ecr_repository_name}",
+        "image_uri": image_uri,
         "tags": tags,
         "architecture": built.platform.lambda_name,
         "base": {
@@ -319,10 +336,11 @@ def _docker_path(
     tags = [f"{settings.env}-{digest.removeprefix('sha256:')[:12]}", *args.tag]
     for tag in tags:
         client.put_manifest(repository, tag, manifest, media_type)
-    image_uri = f"{client.host}/{repository}@{digest}"
+    image_uri = _pinned_uri(settings, target, digest)
     return {
         "pin_file": str(settings.pin_file),
         **_write_pin(settings, image_uri, artifact),
+        "pushed_to": f"{client.host}/{repository}@{digest}",
         "bytecode": bytecode.COMPILED_BY_DOCKER,
         "tags": tags,
     }
