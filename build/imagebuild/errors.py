@@ -38,6 +38,18 @@ class RepositoryNotFoundError(RegistryError):
 class RegistryUnavailableError(RegistryError):
     """The registry could not be reached, or kept failing, after all retries."""
 
+    def __init__(self, failure: str, url: str) -> None:
+        self.failure = failure  # what failed, after how many attempts, and the last cause
+        self.url = url
+        super().__init__(
+            f"{failure}. Check that the registry at {url} is up and reachable, then run again "
+            "(blobs already pushed are not sent twice)."
+        )
+
+
+class BaseImageUnavailableError(RegistryError):
+    """The base image's registry could not be read, so no image (or plan) can be built."""
+
 
 class AwsError(ImageBuildError):
     """An AWS API call (STS, ECR) failed."""
