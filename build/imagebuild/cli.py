@@ -33,7 +33,7 @@ from imagebuild.dependencies import runtime_requirements
 from imagebuild.docker_build import buildx_push, docker_daemon_available
 from imagebuild.dockerfile import write_build_context
 from imagebuild.ecr import EcrTarget, ecr_target
-from imagebuild.errors import ImageBuildError, RegistryError
+from imagebuild.errors import ArtifactError, ImageBuildError, RegistryError, UsageError
 from imagebuild.layers import BlobCache
 from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform, platform_for
 from imagebuild.push import push_image
@@ -63,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--base-image",
         default=DEFAULT_BASE_IMAGE,
+        type=_image_reference,
         help="base image reference (default: %(default)s)",
     )
     cli.add_argument(
@@ -108,6 +109,14 @@ def _tag(text: str) -> str:
     return text
 
 
+def _image_reference(text: str) -> str:
+    try:
+        ImageReference.parse(text)
+    except RegistryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _delays(text: str) -> tuple[float, ...]:
     try:
         delays = tuple(float(part) for part in text.split(",") if part.strip())
@@ -135,7 +144,8 @@ def main(argv: list[str] | None = None, project_root: Path | None = None) -> int
             kind=type(exc).__name__,
         )
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        # As argparse does (and capacity plan): 2 for what the caller asked, 1 for a failure.
+        return 2 if isinstance(exc, UsageError) else 1
     console.summary("push_image", None, summary)
     return 0
 
@@ -147,9 +157,10 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     requirements = runtime_requirements(root / "pyproject.toml")
     code_dir = args.code_dir or root / "lambda_src" / "ml_runtime"
     delays: tuple[float, ...] = args.retry_delays
-    # AWS first: a missing repository or credential is reported before minutes of work.
+    given = _given_artifact(args.artifact) if args.artifact else None  # the caller's own inputs
+    # AWS next: a missing repository or credential is reported before minutes of work.
     target = _target(settings, args.dry_run)
-    artifact = load_artifact(args.artifact or _build_artifact(cache.root, root))
+    artifact = given or load_artifact(_build_artifact(cache.root, root))
     use_docker = args.builder == "docker" or (args.builder == "auto" and docker_daemon_available())
     event(
         logger,
@@ -221,6 +232,14 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "bytecode": bytecode.shipped(LAMBDA_PYTHON_VERSION),
         "tags": tags,
     }
+
+
+def _given_artifact(directory: Path) -> Artifact:
+    """``--artifact DIR``: one that is not a sound artefact is the caller's to fix (exit 2)."""
+    try:
+        return load_artifact(directory)
+    except ArtifactError as exc:
+        raise UsageError(f"--artifact {exc}") from exc
 
 
 def _target(settings: EnvironmentSettings, dry_run: bool) -> EcrTarget | None:

@@ -7,8 +7,12 @@ class ImageBuildError(Exception):
     """Base class: anything that stops a build or a push for a reason the user can act on."""
 
 
-class SettingsError(ImageBuildError):
-    """The environment's settings are missing or invalid."""
+class UsageError(ImageBuildError):
+    """The command was given something it cannot use; push_image.py exits with 2 for it."""
+
+
+class SettingsError(UsageError):
+    """The environment is unknown, or its settings are missing or invalid."""
 
 
 class ArtifactError(ImageBuildError):

@@ -164,7 +164,9 @@ def test_bad_inputs_are_refused_with_the_line_or_value_and_nothing_is_written(
     assert "more than the 10,000 the planner models for one function" in _refused(
         tree, capsys, "--traffic-csv", str(busy), *slow
     )
-    assert "no settings for environment 'nowhere'" in _refused_env(tree, capsys)
+    unknown = _refused_env(tree, capsys)
+    assert "no settings for environment 'nowhere'" in unknown
+    assert "(known environments: dev, prod, staging)" in unknown  # not _common
 
 
 def _refused_env(tree: Path, capsys: pytest.CaptureFixture[str]) -> str:
