@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,19 +18,49 @@ from pathlib import Path
 from typing import Any
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``."""
+def write_bytes(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Atomically replace ``path`` with ``data``.
+
+    The file gets the mode of the file it replaces, else the mode ``open()`` would give it
+    (0666 less the umask); ``private`` makes it 0600 (keys) from the first byte written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_path = _create_temp(path, 0o600 if private else 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if not private:
+                _keep_mode(path, handle.fileno())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp_name).replace(path)
+        tmp_path.replace(path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _create_temp(path: Path, mode: int) -> tuple[int, Path]:
+    """A new file beside ``path``, created as ``open()`` creates files (the umask applies).
+
+    Not ``tempfile.mkstemp``: its files are always 0600, and reports, tfvars files and
+    image pins must be as readable as any other file their writer creates.
+    """
+    while True:
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            return os.open(candidate, flags, mode), candidate
+        except FileExistsError:
+            continue
+
+
+def _keep_mode(path: Path, fd: int) -> None:
+    """Give the new file the permissions of the one it replaces, if there is one."""
+    try:
+        existing = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.fchmod(fd, existing)
 
 
 def write_text(path: Path, text: str) -> None:

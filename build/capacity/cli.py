@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--env", required=True, help="environment: a directory of --environments")
     plan.add_argument("--environments", type=Path, default=Path("environments"))
     traffic = plan.add_mutually_exclusive_group(required=True)
-    traffic.add_argument("--traffic-csv", type=Path, help="timestamp,count per minute (UTC)")
+    traffic.add_argument(
+        "--traffic-csv", type=Path, help="per-minute Invocations, header timestamp,count"
+    )
     traffic.add_argument("--profile", choices=profile.SYNTHETIC, help="a synthetic week")
     plan.add_argument("--tune-report", type=Path, help="reports/tune-<model>.json")
     plan.add_argument("--artifact", type=Path, help="artefact the environment deploys (sha check)")

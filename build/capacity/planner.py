@@ -16,7 +16,8 @@ import numpy as np
 
 from capacity import schedules as sched
 from capacity.demand import Demand
-from capacity.profile import MINUTES_PER_WEEK, Traffic
+from capacity.limits import MAX_CONCURRENCY
+from capacity.profile import MINUTE, MINUTES_PER_WEEK, Traffic
 from capacity.strategies import (
     MINUTES_PER_MONTH,
     STRATEGIES,
@@ -82,20 +83,29 @@ def hourly_costs(demand: Demand, how: np.ndarray, inputs: Inputs, top: int) -> n
 
 
 def _fixed(demand: Demand, inputs: Inputs) -> Outcome:
-    candidates = []
+    best: Outcome | None = None
     for level in range(1, max(1, int(demand.peak.max())) + 1):
         levels = np.full(demand.counts.size, level)
         outcome = simulate("fixed", demand, levels, prices=inputs.prices,
                            assumptions=inputs.assumptions, settings={"level": level})  # fmt: skip
-        candidates.append(outcome)
-    return _cheapest_meeting(candidates, inputs.objective)
+        best = _better(best, outcome, inputs.objective)
+    assert best is not None  # the range holds level 1 at least
+    return best
 
 
-def _cheapest_meeting(candidates: list[Outcome], objective: float) -> Outcome:
-    meeting = [c for c in candidates if c.cold_start_fraction <= objective]
-    if meeting:
-        return min(meeting, key=lambda c: c.monthly_total)
-    return min(candidates, key=lambda c: (c.cold_start_fraction, c.monthly_total))
+def _better(best: Outcome | None, candidate: Outcome, objective: float) -> Outcome:
+    """The cheapest candidate that meets the objective, else the one with the fewest cold
+    starts (the earlier on a tie). Only the best so far is kept: each holds a level per
+    minute, and there is a candidate per level up to the peak."""
+    if best is None or _rank(candidate, objective) < _rank(best, objective):
+        return candidate
+    return best
+
+
+def _rank(outcome: Outcome, objective: float) -> tuple[float, ...]:
+    if outcome.cold_start_fraction <= objective:
+        return (0.0, outcome.monthly_total)
+    return (1.0, outcome.cold_start_fraction, outcome.monthly_total)
 
 
 def _hourly_levels(costs: np.ndarray, inputs: Inputs) -> np.ndarray:
@@ -116,34 +126,43 @@ def _scheduled(demand: Demand, how: np.ndarray, inputs: Inputs) -> tuple[Outcome
     hourly = _hourly_levels(hourly_costs(demand, how, inputs, top), inputs)
     a = inputs.assumptions
     cap = max(int(hourly.max()), math.ceil(int(demand.peak.max()) / a.target_utilization))
-    scheduled: list[Outcome] = []
-    tracked: list[Outcome] = []
+    best_scheduled: Outcome | None = None
+    best_tracked: Outcome | None = None
     for extra in range(0, top + 1):  # raise every hour until the objective holds
         levels = hourly + extra
         plain = sched.to_schedules(levels, inputs.timezone, lambda level: level)
         floor = levels[how]
         plain_settings = {"hourly": levels, "schedules": plain}
-        scheduled.append(
-            simulate("scheduled", demand, floor, prices=inputs.prices, assumptions=a,
-                     settings=plain_settings)
-        )  # fmt: skip
+        scheduled = simulate("scheduled", demand, floor, prices=inputs.prices, assumptions=a,
+                             settings=plain_settings)  # fmt: skip
         with_tt = sched.to_schedules(levels, inputs.timezone, lambda _level: cap)
         tt_levels = target_tracking(demand, floor, cap, a)
         tt_settings = {"hourly": levels, "schedules": with_tt, "cap": cap}
-        tracked.append(
-            simulate("scheduled+target-tracking", demand, tt_levels, prices=inputs.prices,
-                     assumptions=a, settings=tt_settings)
-        )  # fmt: skip
-        if all(o[-1].cold_start_fraction <= inputs.objective for o in (scheduled, tracked)):
+        tracked = simulate("scheduled+target-tracking", demand, tt_levels, prices=inputs.prices,
+                           assumptions=a, settings=tt_settings)  # fmt: skip
+        best_scheduled = _better(best_scheduled, scheduled, inputs.objective)
+        best_tracked = _better(best_tracked, tracked, inputs.objective)
+        if all(o.cold_start_fraction <= inputs.objective for o in (scheduled, tracked)):
             break
-    return (
-        _cheapest_meeting(scheduled, inputs.objective),
-        _cheapest_meeting(tracked, inputs.objective),
-    )
+    assert best_scheduled is not None and best_tracked is not None  # extra 0 always runs
+    return best_scheduled, best_tracked
 
 
 def plan(inputs: Inputs) -> Plan:
     demand = Demand.of(inputs.traffic, inputs.assumptions.duration_ms)
+    peak = int(demand.peak.max())
+    # Every strategy is simulated for each level up to the peak: bounded by what one
+    # function can reach, a wrong profile fails here instead of running for hours.
+    if peak > MAX_CONCURRENCY:
+        busiest = int(np.argmax(demand.peak))
+        when = inputs.traffic.start + busiest * MINUTE
+        raise PlanError(
+            f"the traffic needs up to {peak:,} concurrent executions "
+            f"({demand.counts[busiest]:,.0f} requests in the minute from {when:%Y-%m-%dT%H:%MZ} "
+            f"x {inputs.assumptions.duration_ms:g} ms), more than the {MAX_CONCURRENCY:,} the "
+            "planner models for one function (ten times Lambda's default account quota); check "
+            "the traffic profile and the duration, or split the traffic over several functions"
+        )
     how = hour_of_week(inputs.traffic, inputs.timezone)
     zero = np.zeros(demand.counts.size, dtype=int)
     outcomes = {

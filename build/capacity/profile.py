@@ -1,7 +1,7 @@
 """Traffic profiles: requests per minute, from a CloudWatch export or a named synthetic week.
 
 The CSV is the shape of CloudWatch's ``Invocations`` metric (statistic Sum) at a 60 s
-period: a header, then ``timestamp,count`` rows with ISO 8601 timestamps on whole
+period: the header ``timestamp,count``, then rows with ISO 8601 timestamps on whole
 minutes. How it is handled, and said in the plan's notes:
 
 * a minute with no row counts as 0 requests: CloudWatch returns no datapoint for a
@@ -10,8 +10,9 @@ minutes. How it is handled, and said in the plan's notes:
   the larger count when they do not (capacity errs on the safe side);
 * a timestamp without a zone is read as UTC (CloudWatch's own timestamps are UTC).
 
-Anything else (no rows, a bad timestamp, a count that is not a number or is negative,
-less than a week of data) is an error naming the line and what to do.
+Anything else (another header, no rows, a bad timestamp, a count that is not a number,
+is negative or is more than one function can serve in a minute, less than a week of
+data) is an error naming the line and what to do.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from capacity.limits import MAX_CONCURRENCY, MAX_REQUESTS_PER_MINUTE
+
 MINUTES_PER_WEEK = 7 * 24 * 60
+HEADER = ("timestamp", "count")
 MINUTE = dt.timedelta(minutes=1)
 _SHOWN = 5  # line numbers quoted per kind of note
 
@@ -80,12 +84,20 @@ def _parse_count(text: str, line: int) -> float:
         ) from None
     if not math.isfinite(count) or count < 0:
         raise ProfileError(f"line {line}: count {value} is negative or not finite")
+    if count > MAX_REQUESTS_PER_MINUTE:
+        raise ProfileError(
+            f"line {line}: count {value} is more requests in a minute than one Lambda function "
+            f"can serve at {MAX_CONCURRENCY:,} concurrent executions, ten times the default "
+            "account quota and the most the planner models (10 requests per second per "
+            f"execution environment: {MAX_REQUESTS_PER_MINUTE:,} a minute); check that the "
+            "column is the minute's Invocations Sum, not a running total or another metric"
+        )
     return count
 
 
 def _lines(path: Path) -> list[tuple[int, list[str]]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"cannot read the traffic profile {path}: {exc}") from exc
     rows = [(n, row) for n, row in enumerate(csv.reader(text.splitlines()), start=1) if row]
@@ -98,11 +110,20 @@ def _lines(path: Path) -> list[tuple[int, list[str]]]:
 
 
 def read_csv(path: Path) -> Traffic:
-    """Per-minute counts from a ``timestamp,count`` CSV (header optional)."""
+    """Per-minute counts from a CSV with the header ``timestamp,count``."""
     rows = _lines(path)
-    _, first = rows[0]
-    if len(first) >= 2 and not _looks_like_time(first[0]):
-        rows = rows[1:]  # the header
+    line, first = rows[0]
+    # The header says which column is which: a file of other columns (another metric,
+    # another tool's export) must not be read as if it were this one.
+    if tuple(cell.strip().lower() for cell in first) != HEADER:
+        found = "a data row, no header" if _looks_like_time(first[0]) else "the header"
+        raise ProfileError(
+            f"{path} line {line}: expected the header {','.join(HEADER)} (the minute's "
+            f"timestamp, then its Invocations Sum), found {found} {','.join(first)!r}; "
+            "export the metric as capacity/README.md shows, or rename the columns if they "
+            "hold exactly that"
+        )
+    rows = rows[1:]
     if not rows:
         raise ProfileError(f"{path} has a header but no data rows")
     seen: dict[dt.datetime, tuple[float, int]] = {}

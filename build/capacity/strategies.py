@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from capacity.demand import Demand
 from local_lambda.tune_prices import Prices, gb_seconds
@@ -112,11 +113,11 @@ def target_tracking(
 ) -> np.ndarray:
     """Levels that target tracking on the Maximum utilization reaches above a floor."""
     desired = np.ceil(demand.peak / assumptions.target_utilization).astype(int)
-    levels = np.array(floor, dtype=int)
     lag, hold = assumptions.scale_out_lag, assumptions.scale_in_minutes
-    for t in range(levels.size):
-        window = desired[max(0, t - hold) : max(0, t - lag + 1)]
-        if window.size:
-            levels[t] = max(levels[t], int(window.max()))
-    bounded: np.ndarray = np.minimum(np.maximum(levels, floor), cap)
+    # At minute t, the most any of minutes t - hold .. t - lag wanted (none before the
+    # profile starts: a zero there leaves the floor): scaled out after the lag, held
+    # until scale-in.
+    padded = np.concatenate([np.zeros(hold, dtype=int), desired])
+    wanted = sliding_window_view(padded, hold - lag + 1)[: desired.size].max(axis=1)
+    bounded: np.ndarray = np.minimum(np.maximum(np.asarray(floor, dtype=int), wanted), cap)
     return bounded

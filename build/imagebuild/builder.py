@@ -17,7 +17,7 @@ from imagebuild.artifact import Artifact
 from imagebuild.base_image import BaseImage, resolve_base_image
 from imagebuild.bytecode import can_compile_for, compiled_copy, skipped
 from imagebuild.dependencies import dependency_layer
-from imagebuild.errors import ImageBuildError
+from imagebuild.errors import BaseImageUnavailableError, ImageBuildError, RegistryUnavailableError
 from imagebuild.image import MODEL_DIR, ComposedImage, compose
 from imagebuild.layers import BlobCache, Layer, build_layer, tree_entries
 from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform
@@ -58,7 +58,19 @@ def build_image(
     cache: BlobCache,
 ) -> BuiltImage:
     with step(logger, "resolve base image"):
-        base = resolve_base_image(base_client, base_reference, platform)
+        try:
+            base = resolve_base_image(base_client, base_reference, platform)
+        except RegistryUnavailableError as exc:
+            local = f"localhost:5000/{base_reference.repository}:{base_reference.tag or 'latest'}"
+            raise BaseImageUnavailableError(
+                f"cannot read the base image {base_reference} from its registry {exc.url}: "
+                f"{exc.failure}. Every build reads the base image's manifest and config, a "
+                "--dry-run too (it needs no AWS access, but it does need the base image). "
+                "Check the network, or point --base-image at a copy this machine can reach, "
+                "e.g. copied into a local registry with "
+                f"`skopeo copy --all --dest-tls-verify=false docker://{base_reference} "
+                f"docker://{local}` and given as `--base-image {local}`"
+            ) from exc
     with step(logger, "dependency layer"):
         dependencies = dependency_layer(requirements, platform, cache)
     with step(logger, "model layer"):

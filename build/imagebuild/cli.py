@@ -33,7 +33,7 @@ from imagebuild.dependencies import runtime_requirements
 from imagebuild.docker_build import buildx_push, docker_daemon_available
 from imagebuild.dockerfile import write_build_context
 from imagebuild.ecr import EcrTarget, ecr_target
-from imagebuild.errors import ImageBuildError, RegistryError
+from imagebuild.errors import ArtifactError, ImageBuildError, RegistryError, UsageError
 from imagebuild.layers import BlobCache
 from imagebuild.platforms import LAMBDA_PYTHON_VERSION, Platform, platform_for
 from imagebuild.push import push_image
@@ -63,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--base-image",
         default=DEFAULT_BASE_IMAGE,
+        type=_image_reference,
         help="base image reference (default: %(default)s)",
     )
     cli.add_argument(
@@ -108,6 +109,14 @@ def _tag(text: str) -> str:
     return text
 
 
+def _image_reference(text: str) -> str:
+    try:
+        ImageReference.parse(text)
+    except RegistryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _delays(text: str) -> tuple[float, ...]:
     try:
         delays = tuple(float(part) for part in text.split(",") if part.strip())
@@ -135,7 +144,8 @@ def main(argv: list[str] | None = None, project_root: Path | None = None) -> int
             kind=type(exc).__name__,
         )
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        # As argparse does (and capacity plan): 2 for what the caller asked, 1 for a failure.
+        return 2 if isinstance(exc, UsageError) else 1
     console.summary("push_image", None, summary)
     return 0
 
@@ -147,9 +157,10 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     requirements = runtime_requirements(root / "pyproject.toml")
     code_dir = args.code_dir or root / "lambda_src" / "ml_runtime"
     delays: tuple[float, ...] = args.retry_delays
-    # AWS first: a missing repository or credential is reported before minutes of work.
+    given = _given_artifact(args.artifact) if args.artifact else None  # the caller's own inputs
+    # AWS next: a missing repository or credential is reported before minutes of work.
     target = _target(settings, args.dry_run)
-    artifact = load_artifact(args.artifact or _build_artifact(cache.root, root))
+    artifact = given or load_artifact(_build_artifact(cache.root, root))
     use_docker = args.builder == "docker" or (args.builder == "auto" and docker_daemon_available())
     event(
         logger,
@@ -172,7 +183,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         else RegistryClient(base_reference.registry, retry_delays=delays)
     )
     repository = settings.ecr_repository_name
-    registry_host = client.host if client else "<account>.dkr.ecr.<region>.amazonaws.com"
+    registry_host = client.host if client else _ecr_host(settings, target)
 
     if use_docker:
         return _docker_path(
@@ -203,22 +214,32 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             settings=settings,
             built=built,
             registry=registry_host,
-            repository=repository,
+            image_uri=_pinned_uri(settings, target, built.digest),
             tags=tags,
             artifact=artifact,
         )
     report = push_image(client, repository, built, cache=cache, base_client=base_client, tags=tags)
+    image_uri = _pinned_uri(settings, target, report.digest)
     if args.report:
-        write_json(args.report, {**asdict(report), "image_uri": report.image_uri})
-    pin = _write_pin(settings, report.image_uri, artifact)
+        write_json(args.report, {**asdict(report), "image_uri": image_uri})
+    pin = _write_pin(settings, image_uri, artifact)
     return {
         "pin_file": str(settings.pin_file),
         **pin,
+        "pushed_to": report.image_uri,
         "uploaded_bytes": report.uploaded_bytes,
         "image_bytes": report.image_bytes,
         "bytecode": bytecode.shipped(LAMBDA_PYTHON_VERSION),
         "tags": tags,
     }
+
+
+def _given_artifact(directory: Path) -> Artifact:
+    """``--artifact DIR``: one that is not a sound artefact is the caller's to fix (exit 2)."""
+    try:
+        return load_artifact(directory)
+    except ArtifactError as exc:
+        raise UsageError(f"--artifact {exc}") from exc
 
 
 def _target(settings: EnvironmentSettings, dry_run: bool) -> EcrTarget | None:
@@ -231,19 +252,34 @@ def _target(settings: EnvironmentSettings, dry_run: bool) -> EcrTarget | None:
         return None
 
 
+def _ecr_host(settings: EnvironmentSettings, target: EcrTarget | None) -> str:
+    """The environment's ECR registry (a placeholder for the account without AWS access)."""
+    return target.registry if target else f"<account>.dkr.ecr.{settings.aws_region}.amazonaws.com"
+
+
+def _pinned_uri(settings: EnvironmentSettings, target: EcrTarget | None, digest: str) -> str:
+    """What Lambda pulls: the ECR repository by digest, wherever ``--registry-url`` sent it.
+
+    Lambda pulls only from a private ECR repository in the function's Region
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-images.html), so a mirror or a
+    local stand-in's host never goes into the pin.
+    """
+    return f"{_ecr_host(settings, target)}/{settings.ecr_repository_name}@{digest}"
+
+
 def _plan(
     *,
     settings: EnvironmentSettings,
     built: BuiltImage,
     registry: str,
-    repository: str,
+    image_uri: str,
     tags: list[str],
     artifact: Artifact,
 ) -> dict[str, Any]:
     return {
         "dry_run": True,
-        "target": f"{registry}/{repository}",
-        "image_uri": f"{registry}/{repository}@{built.digest}",
+        "target": f"{registry}/{settings.ecr_repository_name}",
+        "image_uri": image_uri,
         "tags": tags,
         "architecture": built.platform.lambda_name,
         "base": {
@@ -319,10 +355,11 @@ def _docker_path(
     tags = [f"{settings.env}-{digest.removeprefix('sha256:')[:12]}", *args.tag]
     for tag in tags:
         client.put_manifest(repository, tag, manifest, media_type)
-    image_uri = f"{client.host}/{repository}@{digest}"
+    image_uri = _pinned_uri(settings, target, digest)
     return {
         "pin_file": str(settings.pin_file),
         **_write_pin(settings, image_uri, artifact),
+        "pushed_to": f"{client.host}/{repository}@{digest}",
         "bytecode": bytecode.COMPILED_BY_DOCKER,
         "tags": tags,
     }

@@ -7,8 +7,12 @@ class ImageBuildError(Exception):
     """Base class: anything that stops a build or a push for a reason the user can act on."""
 
 
-class SettingsError(ImageBuildError):
-    """The environment's settings are missing or invalid."""
+class UsageError(ImageBuildError):
+    """The command was given something it cannot use; push_image.py exits with 2 for it."""
+
+
+class SettingsError(UsageError):
+    """The environment is unknown, or its settings are missing or invalid."""
 
 
 class ArtifactError(ImageBuildError):
@@ -37,6 +41,18 @@ class RepositoryNotFoundError(RegistryError):
 
 class RegistryUnavailableError(RegistryError):
     """The registry could not be reached, or kept failing, after all retries."""
+
+    def __init__(self, failure: str, url: str) -> None:
+        self.failure = failure  # what failed, after how many attempts, and the last cause
+        self.url = url
+        super().__init__(
+            f"{failure}. Check that the registry at {url} is up and reachable, then run again "
+            "(blobs already pushed are not sent twice)."
+        )
+
+
+class BaseImageUnavailableError(RegistryError):
+    """The base image's registry could not be read, so no image (or plan) can be built."""
 
 
 class AwsError(ImageBuildError):

@@ -273,9 +273,7 @@ class RegistryClient:
                 if delay is not None:
                     time.sleep(delay)
         raise RegistryUnavailableError(
-            f"{what} failed after {len(self._retry_delays) + 1} attempts: {last}. "
-            f"Check that the registry at {self.url} is up and reachable, then run again "
-            "(blobs already pushed are not sent twice)."
+            f"{what} failed after {len(self._retry_delays) + 1} attempts: {last}", self.url
         )
 
     def _send(

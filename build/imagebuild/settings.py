@@ -45,11 +45,7 @@ def load_settings(environments_dir: Path, env: str) -> EnvironmentSettings:
     directory = environments_dir / env
     tfvars = directory / "terraform.tfvars"
     if not tfvars.is_file():
-        known = (
-            sorted(p.name for p in environments_dir.iterdir() if p.is_dir())
-            if (environments_dir.is_dir())
-            else []
-        )
+        known = known_environments(environments_dir)
         raise SettingsError(
             f"no settings for environment {env!r}: {tfvars} does not exist "
             f"(known environments: {', '.join(known) or 'none'})"
@@ -82,6 +78,16 @@ def load_settings(environments_dir: Path, env: str) -> EnvironmentSettings:
         ecr_repository_name=values["ecr_repository_name"],
         architecture=architecture,
         model_s3_uri=model_s3_uri or None,
+    )
+
+
+def known_environments(environments_dir: Path) -> list[str]:
+    """The environments under ``environments_dir``: directories not starting with ``_``
+    (``_common`` holds the .tf files they link to) or ``.``."""
+    if not environments_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in environments_dir.iterdir() if p.is_dir() and p.name[0] not in "_."
     )
 
 

@@ -3,7 +3,8 @@
 Runs ``init``, ``validate``, ``plan`` and ``show -json`` on a private copy of the
 project's Terraform tree (nothing written into the working tree, no lock file touched)
 with the offline ``hashicorp/aws`` (or the real one with ``TFOFFLINE_REAL_PROVIDER=1``),
-then prints one line per resource change, or the plan JSON with ``--json``.
+then prints one line per resource change, and on stderr the warnings Terraform gave
+(failing ``check`` blocks among them), or only the plan JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import tftest
 
 from build_support import logs
-from tfoffline.harness import Session
+from tfoffline.harness import Session, render
 
 logger = logging.getLogger("tfoffline")
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         logs.event(logger, "planning", tfdir=str(args.tfdir), terraform=str(session.binary))
         started = time.monotonic()
         try:
-            result = session.plan(
+            run = session.plan_run(
                 args.tfdir, tf_vars=dict(args.tf_vars), tf_var_file=args.tf_var_file
             )
         except tftest.TerraformTestError as exc:
@@ -59,14 +60,18 @@ def main(argv: list[str] | None = None) -> int:
             logger,
             "planned (init, validate, plan, show -json)",
             tfdir=str(args.tfdir),
-            resource_changes=len(result.resource_changes),
+            resource_changes=len(run.plan.resource_changes),
+            warnings=len(run.warnings),
             elapsed_s=round(time.monotonic() - started, 2),
         )
     if args.json:
-        print(json.dumps(dict(result), indent=2, sort_keys=True))
+        print(json.dumps(dict(run.plan), indent=2, sort_keys=True))
         return 0
-    for address, change in result.resource_changes.items():
+    for address, change in run.plan.resource_changes.items():
         print(f"{'/'.join(change['change']['actions']):<16} {address}")
+    # A failing check block is only a warning to Terraform: it must still be seen.
+    for warning in run.warnings:
+        print(f"\n{render(warning)}", file=sys.stderr)
     return 0
 
 

@@ -34,6 +34,8 @@ _BACKEND_RE = re.compile(r"^\s*backend\s+\"", re.M)
 _OVERRIDE_NAME = "zz_tfoffline_backend_override.tf"
 # A larger file in a Terraform directory is data nobody plans with; keep copies cheap.
 _MAX_COPY_BYTES = 50 * 1024 * 1024
+# The harness's own doing (its CLI configuration overrides hashicorp/aws), not the plan's.
+_HARNESS_WARNINGS = {"Provider development overrides are in effect"}
 
 
 def use_real_provider() -> bool:
@@ -99,6 +101,14 @@ def isolated_copy(tfdir: Path, destination: Path) -> Path:
     return copy
 
 
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan and the warnings Terraform gave while making it (failing checks included)."""
+
+    plan: tftest.TerraformPlanOutput
+    warnings: list[dict[str, Any]]
+
+
 @dataclass
 class Session:
     """Where Terraform runs from and with which environment (shared by many runs)."""
@@ -137,7 +147,16 @@ class Session:
         tf_vars: Mapping[str, Any] | None = None,
         tf_var_file: str | None = None,
     ) -> tftest.TerraformPlanOutput:
-        """``init``, ``plan -json -out`` and ``show -json``; the parsed plan.
+        """``init``, ``plan -json -out`` and ``show -json``; the parsed plan (see ``plan_run``)."""
+        return self.plan_run(tfdir, tf_vars=tf_vars, tf_var_file=tf_var_file).plan
+
+    def plan_run(
+        self,
+        tfdir: str | os.PathLike[str],
+        tf_vars: Mapping[str, Any] | None = None,
+        tf_var_file: str | None = None,
+    ) -> PlanRun:
+        """``init``, ``plan -json -out`` and ``show -json``: the parsed plan and the warnings.
 
         ``plan`` validates the configuration itself, and its ``-json`` output carries the
         diagnostics unwrapped, so a failing plan is run once, not again to explain it (each
@@ -154,9 +173,13 @@ class Session:
             raise _diagnosed_error(f"terraform plan failed for {tfdir}", result)
         shown = test.execute_command("show", "-no-color", "-json", plan_file)
         try:
-            return tftest.TerraformPlanOutput(json.loads(shown.out))
+            plan = tftest.TerraformPlanOutput(json.loads(shown.out))
         except json.JSONDecodeError as exc:
             raise tftest.TerraformTestError(f"terraform show printed no JSON plan: {exc}") from exc
+        warnings = _diagnostics(result.stdout, "warning")
+        if not use_real_provider():
+            warnings = [w for w in warnings if w.get("summary") not in _HARNESS_WARNINGS]
+        return PlanRun(plan, warnings)
 
     def validate(self, tfdir: str | os.PathLike[str]) -> dict[str, Any]:
         """``init`` then ``validate -json``; the JSON, whether or not the config is valid."""
@@ -188,7 +211,7 @@ def _diagnosed_error(
     header: str, result: subprocess.CompletedProcess[str]
 ) -> tftest.TerraformTestError:
     """The error diagnostics of a ``-json`` run, unwrapped; its raw output when it has none."""
-    quoted = "\n\n".join(_render(d) for d in _error_diagnostics(result.stdout))
+    quoted = "\n\n".join(render(d) for d in _diagnostics(result.stdout, "error"))
     if quoted:
         return tftest.TerraformTestError(f"{header}:\n\n{quoted}")
     return tftest.TerraformTestError(
@@ -196,9 +219,10 @@ def _diagnosed_error(
     )
 
 
-def _render(diagnostic: dict[str, Any]) -> str:
+def render(diagnostic: dict[str, Any]) -> str:
     """One diagnostic as Terraform prints it, unwrapped: summary, where, values, detail."""
-    lines = [f"Error: {diagnostic.get('summary', '')}"]
+    severity = "Warning" if diagnostic.get("severity") == "warning" else "Error"
+    lines = [f"{severity}: {diagnostic.get('summary', '')}"]
     where = diagnostic.get("range") or {}
     snippet = diagnostic.get("snippet") or {}
     if where:
@@ -223,8 +247,9 @@ def _single_message(exc: tftest.TerraformTestError, header: str) -> tftest.Terra
     return tftest.TerraformTestError(f"{header}\n\nTerraform output:\n{output}")
 
 
-def _error_diagnostics(json_output: str) -> list[dict[str, Any]]:
-    """Error diagnostics from ``validate -json`` (one document) or ``plan -json`` (lines)."""
+def _diagnostics(json_output: str, severity: str) -> list[dict[str, Any]]:
+    """Diagnostics of ``severity`` (``error``, ``warning``) from ``validate -json`` (one
+    document) or ``plan -json`` (lines)."""
     found: list[dict[str, Any]] = []
     documents: list[Any] = []
     try:
@@ -239,7 +264,7 @@ def _error_diagnostics(json_output: str) -> list[dict[str, Any]]:
         if not isinstance(doc, dict):
             continue
         candidates = doc.get("diagnostics") or [doc.get("diagnostic")]
-        found.extend(d for d in candidates if isinstance(d, dict) and d.get("severity") == "error")
+        found.extend(d for d in candidates if isinstance(d, dict) and d.get("severity") == severity)
     return found
 
 

@@ -96,8 +96,7 @@ def write(directory: Path, valid_days: int = 365) -> None:
     for name, data in zip(
         _FILES, (identity.key_pem, identity.cert_pem, identity.cert_der), strict=True
     ):
-        atomic.write_bytes(directory / name, data)
-    (directory / "key.pem").chmod(0o600)
+        atomic.write_bytes(directory / name, data, private=name == "key.pem")
 
 
 def load_or_generate() -> Identity:

@@ -7,6 +7,9 @@ locals {
   region     = data.aws_region.current.region
   account_id = data.aws_caller_identity.current.account_id
 
+  # The Region in the ECR host of image_uri (<account>.dkr.ecr.<region>.amazonaws.com).
+  image_region = try(split(".", var.image_uri)[3], "")
+
   alias_name     = "live"
   log_group_name = "/aws/lambda/${var.function_name}"
   # Built from known parts (not the resource's computed arn) so the role policy renders at plan time.
@@ -347,6 +350,13 @@ resource "aws_lambda_function" "this" {
   depends_on = [aws_iam_role_policy.execution, aws_cloudwatch_log_group.this]
 
   lifecycle {
+    # Lambda pulls only from an ECR repository in the function's own Region (another
+    # account's is fine): https://docs.aws.amazon.com/lambda/latest/dg/lambda-images.html
+    precondition {
+      condition     = local.image_region == local.region
+      error_message = "image_uri is in ECR in ${local.image_region}, but the function is in ${local.region}: Lambda pulls images only from an ECR repository in the function's Region. Push the image to that Region's repository (python build/push_image.py --env ENV uses the environment's aws_region)."
+    }
+
     precondition {
       condition     = var.image_architecture == null || var.image_architecture == var.architecture
       error_message = "The image's architecture (image_architecture) does not match the function's architecture: rebuild with `python build/push_image.py --env ENV` for the function's architecture, or change architecture to the image's."

@@ -20,12 +20,21 @@ variable "description" {
 }
 
 variable "image_uri" {
-  description = "Container image URI pinned by digest: REGISTRY/REPOSITORY@sha256:<64 hex>. Written by `python build/push_image.py --env ENV`; a moving tag is refused because pushing the same tag again would not update the function."
+  description = "Container image URI pinned by digest in a private Amazon ECR repository: <account>.dkr.ecr.<region>.amazonaws.com/REPOSITORY@sha256:<64 hex>, in the function's Region. Written by `python build/push_image.py --env ENV`; a moving tag is refused because pushing the same tag again would not update the function."
   type        = string
 
   validation {
     condition     = can(regex("^[^@\\s]+@sha256:[0-9a-f]{64}$", var.image_uri))
     error_message = "image_uri must be pinned by digest, like 123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo@sha256:<64 lowercase hex>; tags such as :latest are not accepted."
+  }
+
+  # Lambda pulls container images only from private ECR repositories, and not through
+  # ECR's FIPS endpoints (https://docs.aws.amazon.com/lambda/latest/dg/lambda-images.html);
+  # the registry host is https://<account>.dkr.ecr.<region>.amazonaws.com (.com.cn in
+  # China, https://docs.aws.amazon.com/AmazonECR/latest/userguide/Registries.html).
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[^@\\s]+@", var.image_uri))
+    error_message = "image_uri must name a private Amazon ECR repository, <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>, not ${split("/", var.image_uri)[0]}: Lambda pulls images only from ECR (not from a mirror, a local registry or an ECR FIPS endpoint). Pin the ECR repository the image was pushed to, as `python build/push_image.py --env ENV` does."
   }
 }
 

@@ -22,7 +22,7 @@ variable "description" {
 }
 
 variable "image_uri" {
-  description = "Container image pinned by digest (REGISTRY/REPOSITORY@sha256:<64 hex>), from image.auto.tfvars.json."
+  description = "Container image pinned by digest in the function's Region's ECR (<account>.dkr.ecr.<region>.amazonaws.com/REPOSITORY@sha256:<64 hex>), from image.auto.tfvars.json."
   type        = string
 }
 

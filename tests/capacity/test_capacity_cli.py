@@ -105,6 +105,22 @@ def test_bad_inputs_are_refused_with_the_line_or_value_and_nothing_is_written(
     assert "line 3: timestamp '2026-11-02T00:01:30Z' is not on a whole minute" in broken(
         "2026-11-02T00:01:30Z,4"
     )
+    assert "line 3: count 1e12 is more requests in a minute than one Lambda function can " in (
+        broken("2026-11-02T00:01:00Z,1e12")
+    )  # numpy once tried to allocate 882 GiB for it
+    assert "at 10,000 concurrent executions" in broken("2026-11-02T00:01:00Z,6e7")
+
+    def headed(header: str | None) -> str:
+        path = week_csv(tmp_path / "headed.csv")
+        rows = path.read_text().splitlines()
+        path.write_text("\n".join(([header] if header else []) + rows[1:]) + "\n")
+        return _refused(tree, capsys, "--traffic-csv", str(path), *FLAGS)
+
+    assert (
+        "line 1: expected the header timestamp,count (the minute's timestamp, then its "
+        "Invocations Sum), found the header 'time,invocations'"
+    ) in headed("time,invocations")
+    assert "found a data row, no header '2026-11-02T00:00:00Z,60'" in headed(None)
     short = tmp_path / "short.csv"
     short.write_text("timestamp,count\n2026-11-02T00:00:00Z,1\n2026-11-02T05:00:00Z,1\n")
     assert "needs at least one week" in _refused(tree, capsys, "--traffic-csv", str(short), *FLAGS)
@@ -143,7 +159,14 @@ def test_bad_inputs_are_refused_with_the_line_or_value_and_nothing_is_written(
         tree, capsys, *profile, "--tune-report", str(other), "--artifact", str(artifact)
     )
     assert "give --tune-report or --memory-mb" in _refused(tree, capsys, *profile)
-    assert "no settings for environment 'nowhere'" in _refused_env(tree, capsys)
+    busy = week_csv(tmp_path / "busy.csv", per_minute=5_000_000)  # each takes 1 s below
+    slow = [f if f != "100" else "1000" for f in FLAGS]
+    assert "more than the 10,000 the planner models for one function" in _refused(
+        tree, capsys, "--traffic-csv", str(busy), *slow
+    )
+    unknown = _refused_env(tree, capsys)
+    assert "no settings for environment 'nowhere'" in unknown
+    assert "(known environments: dev, prod, staging)" in unknown  # not _common
 
 
 def _refused_env(tree: Path, capsys: pytest.CaptureFixture[str]) -> str:

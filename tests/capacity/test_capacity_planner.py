@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import tracemalloc
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from capacity import planner, profile
 from capacity import schedules as sched
 from capacity.demand import Demand
+from capacity.limits import MAX_CONCURRENCY, MAX_REQUESTS_PER_MINUTE
 from capacity.strategies import MINUTES_PER_MONTH, Assumptions, simulate
 from local_lambda.tune_prices import prices_for
 
@@ -114,3 +117,51 @@ def test_hour_of_week_is_local_time() -> None:
     traffic = profile.Traffic(start, np.zeros(120), "test")
     how = planner.hour_of_week(traffic, "America/New_York")  # 03:00 there
     assert how[0] == 3 and how[60] == 4
+
+
+def test_absorbed_work_is_the_expected_minimum_of_the_requests_in_flight() -> None:
+    # E[min(X, P)] with X = D x Poisson(mu / D), summed directly, against the closed form,
+    # at whole and fractional levels (D = 2 makes P / D fractional for odd P).
+    duration_s, burst = 0.5, 2.0
+    counts = np.array([0.0, 6.0, 300.0, 4_000.0, 60_000.0])
+    demand = Demand(counts, duration_s, burst)
+    k = np.arange(3_000)
+    for level in (0, 1, 2, 5, 17, 260, 2_000):
+        mu = counts / 60 * duration_s / burst
+        pmf = stats.poisson.pmf(k[None, :], mu[:, None])
+        direct = burst * (pmf * np.minimum(k[None, :], level / burst)).sum(axis=1)
+        got = demand.absorbed(np.full(counts.size, level))
+        assert got == pytest.approx(np.minimum(direct, demand.mean), rel=1e-9, abs=1e-12)
+
+
+def test_planner_memory_does_not_grow_with_the_traffic() -> None:
+    # One minute of 6,000,000 requests (the most a CSV may hold) at 12 ms: a peak of about
+    # 1,300 concurrent executions. A minutes x levels table would take 10,080 x 1,300
+    # floats (105 MB) and more for each copy; per-minute arrays take 80 KB each.
+    counts = np.full(profile.MINUTES_PER_WEEK, 60.0)
+    counts[3_000] = MAX_REQUESTS_PER_MINUTE
+    traffic = profile.Traffic(dt.datetime(2026, 11, 2, tzinfo=dt.UTC), counts, "test")
+    assumptions = Assumptions(memory_mb=2048, duration_ms=12.0, init_ms=900.0)
+    inputs = planner.Inputs(traffic, "UTC", assumptions, prices_for("arm64", "eu-west-1"), 0.001)
+    tracemalloc.start()
+    try:
+        result = planner.plan(inputs)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert int(result.demand.peak.max()) > 1_000
+    assert peak_bytes < 50e6, f"planning took {peak_bytes / 1e6:.0f} MB"
+
+
+def test_more_concurrency_than_one_function_can_reach_is_refused() -> None:
+    # 5,000,000 requests in one minute at 1 s each: some 83,000 in flight.
+    counts = np.full(profile.MINUTES_PER_WEEK, 60.0)
+    counts[61] = 5_000_000
+    traffic = profile.Traffic(dt.datetime(2026, 11, 2, tzinfo=dt.UTC), counts, "test")
+    assumptions = Assumptions(memory_mb=2048, duration_ms=1000.0, init_ms=900.0)
+    inputs = planner.Inputs(traffic, "UTC", assumptions, prices_for("arm64", "eu-west-1"), 0.001)
+    with pytest.raises(planner.PlanError) as refused:
+        planner.plan(inputs)
+    message = str(refused.value)
+    assert f"more than the {MAX_CONCURRENCY:,} the planner models for one function" in message
+    assert "5,000,000 requests in the minute from 2026-11-02T01:01Z x 1000 ms" in message

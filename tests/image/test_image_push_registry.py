@@ -16,11 +16,14 @@ from imagebuild.bytecode import shipped
 from imagebuild.cli import main
 from imagebuild.platforms import LAMBDA_PYTHON_VERSION
 from imagebuild.registry import RegistryClient
+from tests.image.conftest import ACCOUNT, REGION, LocalRegistry
 
 if TYPE_CHECKING:
-    from tests.image.conftest import LocalRegistry, Project
+    from tests.image.conftest import Project
 
 Push = Callable[..., tuple[int, dict[str, Any], str]]
+# The registry moto's ECR names for the test account (GetAuthorizationToken's proxyEndpoint).
+ECR_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
 
 @pytest.fixture
@@ -65,11 +68,15 @@ def test_push_pins_digest_and_layers_land_where_the_runtime_expects(
     assert code == 0, err
     pin = project.pin()
     digest = report["digest"]
+    # The pin names the ECR repository Lambda pulls from; --registry-url (the local
+    # stand-in here) only says where the bytes were sent.
     assert pin == {
-        "image_uri": f"{registry.host}/{project.repository}@{digest}",
+        "image_uri": f"{ECR_HOST}/{project.repository}@{digest}",
         "image_architecture": "arm64",
         "model_sha256": project.manifest["files"]["model.onnx"]["sha256"],
     }
+    assert report["image_uri"] == pin["image_uri"]
+    assert report["registry"] == registry.host
     # The tag was moved to the image that was pushed by digest.
     assert registry.tag_digest(project.repository, f"dev-{digest[7:19]}") == digest
 
@@ -231,6 +238,7 @@ def test_dry_run_shows_the_plan_and_pushes_nothing(
     assert plan["dry_run"] is True
     assert plan["architecture"] == "x86_64"
     assert plan["target"] == f"{registry.host}/{project.repository}"
+    assert plan["image_uri"].startswith(f"{ECR_HOST}/{project.repository}@sha256:")
     assert [layer["description"].split()[0] for layer in plan["layers"]] == [
         "runtime",
         "model",
@@ -288,6 +296,36 @@ def test_dry_run_works_without_aws(
     assert code == 0, err
     assert "dry run without registry access" in err and "cannot reach AWS" in err
     assert plan["dry_run"] is True and len(plan["layers"]) == 3
+    # Without AWS the account is unknown, but the pin would still name ECR, not the mirror.
+    assert plan["image_uri"].startswith(
+        f"<account>.dkr.ecr.{REGION}.amazonaws.com/{project.repository}@sha256:"
+    )
+    assert not project.pin_file().exists()
+
+
+def test_dry_run_without_the_base_image_says_what_it_needs_and_how_to_give_it(
+    *,
+    push: Push,
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:  # ports nothing listens on: no AWS, no base registry
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    unreachable = LocalRegistry(tmp_path / "never-started", port=closed_port)
+    base = f"{unreachable.host}/{project.base_repository}:3.12"
+    code, _, err = push(unreachable, base, "--dry-run")
+    assert code == 1
+    assert f"cannot read the base image {base} from its registry http://{unreachable.host}" in err
+    assert "a --dry-run too (it needs no AWS access, but it does need the base image)" in err
+    assert f"--base-image localhost:5000/{project.base_repository}:3.12" in err
+    assert "skopeo copy --all" in err
+    assert "blobs already pushed" not in err  # nothing is pushed in a dry run
     assert not project.pin_file().exists()
 
 

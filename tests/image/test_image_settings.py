@@ -61,5 +61,11 @@ def test_invalid_settings_are_refused(tmp_path: Path, text: str, message: str) -
 def test_unknown_environment_lists_the_known_ones(tmp_path: Path) -> None:
     write(tmp_path, "dev", VALID)
     write(tmp_path, "prod", VALID)
-    with pytest.raises(SettingsError, match=r"no settings for environment 'qa'.*dev, prod"):
+    (tmp_path / "_common").mkdir()  # the shared .tf files, not an environment
+    (tmp_path / ".terraform").mkdir()
+    with pytest.raises(
+        SettingsError, match=r"no settings for environment 'qa'.*\(known environments: dev, prod\)"
+    ):
         load_settings(tmp_path, "qa")
+    with pytest.raises(SettingsError, match=r"no settings for environment '_common'"):
+        load_settings(tmp_path, "_common")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from build_support import atomic, logs, progress
 from build_support.machine import cpu_description
+from tfoffline import plugin_tls
 
 
 def test_write_json_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -19,6 +23,66 @@ def test_write_json_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> No
     assert json.loads(target.read_text()) == {"image_uri": "x"}
     assert target.read_text().endswith("\n")
     assert [p.name for p in target.parent.iterdir()] == ["pin.json"]
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], int]]:
+    """``umask(0o027)``: set the process umask for the test, restored afterwards."""
+    original = os.umask(0o022)
+    try:
+        yield os.umask
+    finally:
+        os.umask(original)
+
+
+def test_atomic_writes_get_the_mode_open_would_give(
+    tmp_path: Path, umask: Callable[[int], int]
+) -> None:
+    for mask, expected in ((0o022, 0o644), (0o027, 0o640), (0o002, 0o664)):
+        umask(mask)
+        target = tmp_path / f"report-{mask:o}.json"
+        atomic.write_json(target, {"ok": True})
+        plain = tmp_path / f"plain-{mask:o}.json"
+        plain.write_text("{}")
+        assert stat.S_IMODE(target.stat().st_mode) == expected
+        assert stat.S_IMODE(plain.stat().st_mode) == expected  # what open() gives
+
+
+def test_atomic_replace_keeps_the_existing_mode(
+    tmp_path: Path, umask: Callable[[int], int]
+) -> None:
+    umask(0o077)  # a new file would be 0600: the replaced file's mode must win
+    pin = tmp_path / "image.auto.tfvars.json"
+    pin.write_text("{}")
+    pin.chmod(0o644)
+    atomic.write_json(pin, {"image_uri": "x"})
+    assert stat.S_IMODE(pin.stat().st_mode) == 0o644
+    assert json.loads(pin.read_text()) == {"image_uri": "x"}
+    pin.chmod(0o664)
+    atomic.write_text(pin, "{}\n")
+    assert stat.S_IMODE(pin.stat().st_mode) == 0o664
+
+
+def test_private_atomic_writes_are_owner_only_even_over_a_readable_file(
+    tmp_path: Path, umask: Callable[[int], int]
+) -> None:
+    umask(0o022)
+    key = tmp_path / "key.pem"
+    key.write_bytes(b"old")
+    key.chmod(0o644)
+    atomic.write_bytes(key, b"secret", private=True)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.read_bytes() == b"secret"
+    assert [p.name for p in tmp_path.iterdir()] == ["key.pem"]
+
+
+def test_the_offline_providers_tls_key_is_private_and_its_certificate_readable(
+    tmp_path: Path, umask: Callable[[int], int]
+) -> None:
+    umask(0o022)
+    plugin_tls.write(tmp_path / "tls")
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "tls").iterdir()}
+    assert modes == {"key.pem": 0o600, "cert.pem": 0o644, "cert.der": 0o644}
 
 
 def test_staged_directory_appears_only_on_success(tmp_path: Path) -> None:

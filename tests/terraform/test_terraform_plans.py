@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,31 @@ def test_environment_plans_pinned_image(env: str, tf_sandbox: Any, planned: Plan
     tags_all = view.one("aws_ecr_repository")["tags_all"]
     assert tags_all["Environment"] == env
     assert tags_all["Project"] == f"ml-inference-{env}"
+
+
+def test_offline_plan_command_shows_failing_checks_beside_the_changes(tmp_path: Path) -> None:
+    """``python -m tfoffline plan`` on the committed placeholder pin: its check fails."""
+    command = [sys.executable, "-m", "tfoffline", "plan", str(REPO_ROOT / "environments" / "prod")]
+    human = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert human.returncode == 0, human.stderr
+    changes = human.stdout.splitlines()
+    assert "module.inference.module.function.aws_lambda_function.this" in human.stdout
+    assert all(line.split()[0] == "create" for line in changes)  # stdout: one line per change
+    assert "Warning: Check block assertion failed\n  on main.tf line" in human.stderr
+    assert 'in check "image_is_built"' in human.stderr
+    assert (
+        "image_uri is the committed placeholder: run `python build/push_image.py --env prod` "
+        "before applying." in human.stderr
+    )
+    assert "Provider development overrides" not in human.stderr  # the harness's own, not news
+
+    machine = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert machine.returncode == 0, machine.stderr
+    checks = {c["address"]["to_display"]: c for c in json.loads(machine.stdout)["checks"]}
+    assert checks["check.image_is_built"]["status"] == "fail"
+    assert "Warning:" not in machine.stderr  # --json prints the plan JSON, as before
 
 
 def test_shared_environment_configuration_validates(tf_validate: Any) -> None:

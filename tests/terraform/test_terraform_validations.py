@@ -81,6 +81,20 @@ VALIDATIONS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("lambda_function", {"image_uri": "repo@sha256:abc123"}, "image_uri must be pinned by digest"),
     (
+        # What a push through a local stand-in registry used to pin: Lambda cannot pull it.
+        "lambda_function",
+        {"image_uri": f"127.0.0.1:5001/ml-inference/dev@sha256:{ZERO}"},
+        "image_uri must name a private Amazon ECR repository, "
+        "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>, not "
+        "127.0.0.1:5001",
+    ),
+    (
+        "lambda_function",
+        {"image_uri": f"123456789012.dkr.ecr-fips.eu-west-1.amazonaws.com/r@sha256:{ZERO}"},
+        "not 123456789012.dkr.ecr-fips.eu-west-1.amazonaws.com: Lambda pulls images only from "
+        "ECR (not from a mirror, a local registry or an ECR FIPS endpoint)",
+    ),
+    (
         "lambda_function",
         {"image_architecture": "amd64"},
         'image_architecture must be null, "arm64" or "x86_64"',
@@ -460,6 +474,13 @@ PRECONDITIONS: list[tuple[str, str, dict[str, Any], str]] = [
     ),
     ("efs-without-vpc", "lambda_function", {"efs": EFS}, "efs needs vpc_config"),
     (
+        "image-in-another-region",
+        "lambda_function",
+        {"image_uri": IMAGE_URI.replace("eu-west-1", "us-east-1")},
+        "image_uri is in ECR in us-east-1, but the function is in eu-west-1: Lambda pulls "
+        "images only from an ECR repository in the function's Region",
+    ),
+    (
         "tracking-without-autoscaling",
         "provisioned_concurrency",
         {"autoscaling": None, "target_tracking": {}},
@@ -612,6 +633,10 @@ def test_precondition_rejects_bad_combination(
             "timeout must be a whole number of seconds from 1 to 900 (check terraform.tfvars",
         ),
         ({"budget_monthly_usd": 0}, "budget_monthly_usd must be null or an amount in USD"),
+        (
+            {"image_uri": f"127.0.0.1:5001/ml-inference/dev@sha256:{ZERO}"},
+            "image_uri must name a private Amazon ECR repository",
+        ),
     ],
     ids=[
         "image-architecture",
@@ -621,6 +646,7 @@ def test_precondition_rejects_bad_combination(
         "memory-size",
         "timeout",
         "budget-monthly-usd",
+        "image-uri-not-ecr",
     ],
 )
 def test_environment_rejects_bad_value(
