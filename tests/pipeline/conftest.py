@@ -252,12 +252,18 @@ def pattern_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_pattern_images(tmp_path_factory.mktemp("images"), 48, seed=0)
 
 
-@pytest.fixture(scope="session")
-def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ViTForImageClassification on 32x32 images with its image processor settings."""
-    torch.manual_seed(4)
+def _tiny_image_classifier(
+    directory: Path,
+    config_class: Any,
+    model_class: Any,
+    seed: int,
+    processor: dict[str, Any],
+) -> Path:
+    """A tiny three-label ViT-family classifier on 32x32 inputs, saved with ``processor``
+    as its preprocessor_config.json."""
+    torch.manual_seed(seed)
     labels = ["stripes", "checks", "blob"]
-    config = ViTConfig(
+    config = config_class(
         **settings(
             image_size=32,
             patch_size=8,
@@ -268,10 +274,16 @@ def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             **TINY,
         )
     )
-    directory = tmp_path_factory.mktemp("tiny-vit")
-    model = ViTForImageClassification(config)
+    model = model_class(config)
     _sharpen_head(model)
     model.save_pretrained(directory)
+    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ViTForImageClassification on 32x32 images with its image processor settings."""
     processor = {
         "image_processor_type": "ViTImageProcessor",
         "do_resize": True,
@@ -283,8 +295,9 @@ def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "image_mean": [0.5, 0.5, 0.5],
         "image_std": [0.5, 0.5, 0.5],
     }
-    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
-    return directory
+    return _tiny_image_classifier(
+        tmp_path_factory.mktemp("tiny-vit"), ViTConfig, ViTForImageClassification, 4, processor
+    )
 
 
 @pytest.fixture(scope="session")
@@ -292,23 +305,6 @@ def tiny_deit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DeiTForImageClassification on 32x32 crops with DeiT's shipped processor settings
     at a smaller scale: an integer ``size`` (a 40 x 40 resize for a DeiT processor, not a
     shortest edge) and a centre crop."""
-    torch.manual_seed(5)
-    labels = ["stripes", "checks", "blob"]
-    config = DeiTConfig(
-        **settings(
-            image_size=32,
-            patch_size=8,
-            intermediate_size=64,
-            num_labels=3,
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
-            **TINY,
-        )
-    )
-    directory = tmp_path_factory.mktemp("tiny-deit")
-    model = DeiTForImageClassification(config)
-    _sharpen_head(model)
-    model.save_pretrained(directory)
     processor = {
         "feature_extractor_type": "DeiTFeatureExtractor",
         "do_resize": True,
@@ -320,8 +316,9 @@ def tiny_deit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "image_mean": [0.485, 0.456, 0.406],
         "image_std": [0.229, 0.224, 0.225],
     }
-    (directory / "preprocessor_config.json").write_text(json.dumps(processor))
-    return directory
+    return _tiny_image_classifier(
+        tmp_path_factory.mktemp("tiny-deit"), DeiTConfig, DeiTForImageClassification, 5, processor
+    )
 
 
 HERE = Path(__file__).parent
