@@ -275,6 +275,18 @@ def test_registries_that_hand_out_bearer_tokens_work_and_reject_bad_credentials(
     assert "rejected the credentials" in err
 
 
+def _without_aws(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Point AWS at a loopback port nothing listens on (one attempt); the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port: int = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    return closed_port
+
+
 def test_dry_run_works_without_aws(
     *,
     push: Push,
@@ -284,13 +296,7 @@ def test_dry_run_works_without_aws(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    _without_aws(monkeypatch)
     with start_registry(tmp_path / "public", anonymous=True) as public:  # like public.ecr.aws
         code, plan, err = push(public, publish_base(public), "--dry-run")
     assert code == 0, err
@@ -310,13 +316,7 @@ def test_dry_run_without_the_base_image_says_what_it_needs_and_how_to_give_it(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    with socket.socket() as probe:  # ports nothing listens on: no AWS, no base registry
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    closed_port = _without_aws(monkeypatch)  # no AWS there, and no base registry
     unreachable = LocalRegistry(tmp_path / "never-started", port=closed_port)
     base = f"{unreachable.host}/{project.base_repository}:3.12"
     code, _, err = push(unreachable, base, "--dry-run")
