@@ -105,8 +105,7 @@ class _Size:
 
     def record(self, result: InvocationResult, cold: bool) -> None:
         run = self.run
-        run.max_memory_used_mb = max(run.max_memory_used_mb, result.max_memory_used_mb)
-        _refuse_refusals(result, "a --payload or --payload-file event")
+        self._answered(result, "a --payload or --payload-file event")
         if result.error_type == OUT_OF_MEMORY:
             run.out_of_memory = True
         elif not result.ok:
@@ -143,13 +142,17 @@ class _Size:
             self.record(self.warm.invoke(payload), cold=False)
             advance()
 
+    def _answered(self, result: InvocationResult, what: str) -> None:
+        """What every answer tells: the peak memory so far; a refusal stops the tune."""
+        self.run.max_memory_used_mb = max(self.run.max_memory_used_mb, result.max_memory_used_mb)
+        _refuse_refusals(result, what)
+
     def largest_request(self, event: Any) -> None:
         if self.run.failed or self.run.largest_error or self.warm is None:
             return
         result = self.warm.invoke(event)
         run = self.run
-        run.max_memory_used_mb = max(run.max_memory_used_mb, result.max_memory_used_mb)
-        _refuse_refusals(result, "the largest accepted request")
+        self._answered(result, "the largest accepted request")
         if result.ok:
             run.largest_ms.append(result.duration_ms)
             return
